@@ -1,0 +1,281 @@
+"""The records that flow between Rasd's stages.
+
+``Post`` is a validated input post; ``parse_post`` turns raw bytes into one or
+raises ``InvalidPost`` with a bounded ``reason`` (used as a metric label) and a
+readable ``detail``.  ``TagHit`` is what the ingest stage forwards per
+(post, hashtag); ``TagMinute`` is what the tag stage reports per closed minute
+of an active tag; ``PlatformMinute`` is one shard's per-minute post count of a
+platform.  All are plain slotted dataclasses with compact ``to_wire`` /
+``from_wire`` forms so the Kafka pipeline and the in-process backtest carry
+exactly the same values.
+
+>>> p = parse_post(b'{"id":"1","platform":"Twitter","author":"a",'
+...                b'"created_at":"2016-05-23T06:00:05","text":"hi #Test_Tag"}')
+>>> p.platform, p.created_at, [(h.surface, h.key) for h in p.tags]
+('twitter', 1463983205.0, [('Test_Tag', 'testtag')])
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import orjson
+
+from detectors.text import canonical_key, extract_hashtags
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_HASHTAGS = 64
+MAX_ID_CHARS = 256
+MAX_TEXT_CHARS_FORWARDED = 512
+MIN_EVENT_TIME = datetime(2006, 1, 1, tzinfo=timezone.utc).timestamp()
+MAX_FUTURE_SKEW_SECONDS = 600.0
+
+DLQ_REASONS = (
+    "invalid_utf8", "invalid_json", "not_an_object", "missing_field", "invalid_field",
+    "invalid_time", "time_out_of_range", "too_large", "too_many_hashtags",
+)
+
+
+class InvalidPost(ValueError):
+    """A post that cannot be processed; ``reason`` is one of ``DLQ_REASONS``."""
+
+    def __init__(self, reason: str, detail: str):
+        assert reason in DLQ_REASONS, reason
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(slots=True, frozen=True)
+class Tag:
+    surface: str
+    key: str
+
+
+@dataclass(slots=True)
+class Post:
+    id: str
+    platform: str
+    author: str
+    created_at: float
+    text: str
+    tags: tuple[Tag, ...]
+    author_created_at: float | None = None
+    lang: str | None = None
+    repost_of: str | None = None
+
+
+def parse_time(value: object, field_name: str) -> float:
+    """ISO-8601 to unix seconds; naive times are UTC."""
+    if not isinstance(value, str):
+        raise InvalidPost("invalid_time", f"{field_name} must be an ISO-8601 string, got {type(value).__name__}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidPost("invalid_time", f"{field_name} is not ISO-8601: {value[:64]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def format_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _required_str(data: dict, name: str, max_chars: int) -> str:
+    value = data.get(name)
+    if value is None:
+        raise InvalidPost("missing_field", f"required field {name!r} is missing")
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPost("invalid_field", f"{name!r} must be a non-empty string")
+    if len(value) > max_chars:
+        raise InvalidPost("invalid_field", f"{name!r} is longer than {max_chars} characters")
+    return value
+
+
+def _optional_str(data: dict, name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidPost("invalid_field", f"{name!r} must be a string")
+    return value[:MAX_ID_CHARS] or None
+
+
+def parse_post(raw: bytes | str, now: float | None = None) -> Post:
+    """Validate one raw message.  ``now`` (wall-clock unix seconds), when given,
+    rejects posts dated more than ``MAX_FUTURE_SKEW_SECONDS`` in the future: one
+    such post would otherwise drag the event-time watermark forward and close
+    every open window early."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise InvalidPost("too_large", f"message is {len(raw)} bytes, limit {MAX_MESSAGE_BYTES}")
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        try:
+            bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidPost("invalid_utf8", f"not UTF-8 at byte {exc.start}") from None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidPost("invalid_json", str(exc)[:200]) from None
+    if not isinstance(data, dict):
+        raise InvalidPost("not_an_object", f"expected a JSON object, got {type(data).__name__}")
+
+    post_id = _required_str(data, "id", MAX_ID_CHARS)
+    platform = _required_str(data, "platform", 64).strip().lower()
+    if not platform.replace("_", "").replace("-", "").replace(".", "").isalnum() or not platform.isascii():
+        raise InvalidPost("invalid_field", "'platform' must be an ASCII name like 'twitter'")
+    author = _required_str(data, "author", MAX_ID_CHARS)
+    if "created_at" not in data:
+        raise InvalidPost("missing_field", "required field 'created_at' is missing")
+    created_at = parse_time(data["created_at"], "created_at")
+    if created_at < MIN_EVENT_TIME or not math.isfinite(created_at):
+        raise InvalidPost("time_out_of_range", f"created_at {data['created_at']!r} is before 2006")
+    if now is not None and created_at > now + MAX_FUTURE_SKEW_SECONDS:
+        raise InvalidPost("time_out_of_range", f"created_at {data['created_at']!r} is in the future")
+    text = data.get("text")
+    if text is None:
+        raise InvalidPost("missing_field", "required field 'text' is missing")
+    if not isinstance(text, str):
+        raise InvalidPost("invalid_field", "'text' must be a string")
+
+    author_created_at = None
+    if data.get("author_created_at") is not None:
+        author_created_at = parse_time(data["author_created_at"], "author_created_at")
+
+    surfaces = extract_hashtags(text)
+    extra = data.get("hashtags")
+    if extra is not None:
+        if not isinstance(extra, list) or not all(isinstance(h, str) for h in extra):
+            raise InvalidPost("invalid_field", "'hashtags' must be a list of strings")
+        if len(extra) > MAX_HASHTAGS:
+            raise InvalidPost("too_many_hashtags", f"{len(extra)} hashtags listed, limit {MAX_HASHTAGS}")
+        for listed in extra:
+            # a listed tag obeys the same rules as one written in the text
+            surfaces.extend(extract_hashtags(listed if listed.startswith(("#", "＃")) else "#" + listed))
+    tags: dict[str, Tag] = {}
+    for surface in surfaces:
+        key = canonical_key(surface)
+        if key and key not in tags:
+            tags[key] = Tag(surface, key)
+    if len(tags) > MAX_HASHTAGS:
+        raise InvalidPost("too_many_hashtags", f"{len(tags)} distinct hashtags, limit {MAX_HASHTAGS}")
+
+    return Post(
+        id=post_id,
+        platform=platform,
+        author=author,
+        created_at=created_at,
+        text=text,
+        tags=tuple(tags.values()),
+        author_created_at=author_created_at,
+        lang=_optional_str(data, "lang"),
+        repost_of=_optional_str(data, "repost_of"),
+    )
+
+
+@dataclass(slots=True)
+class TagHit:
+    """One (post, tag) pair, keyed by ``key``.  ``source`` and ``offset`` name the
+    post's position in its input stream (partition, offset) so a replayed hit is
+    recognised and not counted twice."""
+
+    key: str
+    surface: str
+    post_id: str
+    author: str
+    created_at: float
+    platform: str
+    text: str
+    cotags: tuple[str, ...] = ()
+    author_created_at: float | None = None
+    repost_of: str | None = None
+    source: int = 0
+    offset: int = -1
+
+    def to_wire(self) -> bytes:
+        return orjson.dumps([
+            self.key, self.surface, self.post_id, self.author, self.created_at, self.platform,
+            self.text, self.cotags, self.author_created_at, self.repost_of, self.source, self.offset,
+        ])
+
+    @classmethod
+    def from_wire(cls, raw: bytes) -> "TagHit":
+        (key, surface, post_id, author, created_at, platform, text, cotags,
+         author_created_at, repost_of, source, offset) = orjson.loads(raw)
+        return cls(key, surface, post_id, author, created_at, platform, text, tuple(cotags),
+                   author_created_at, repost_of, source, offset)
+
+
+def hits_of(post: Post, source: int = 0, offset: int = -1) -> list[TagHit]:
+    """The tag hits of a post, each naming the post's other tags (capped)."""
+    keys = [t.key for t in post.tags]
+    text = post.text[:MAX_TEXT_CHARS_FORWARDED]
+    return [
+        TagHit(
+            key=t.key, surface=t.surface, post_id=post.id, author=post.author,
+            created_at=post.created_at, platform=post.platform, text=text,
+            cotags=tuple(k for k in keys if k != t.key)[:10],
+            author_created_at=post.author_created_at, repost_of=post.repost_of,
+            source=source, offset=offset,
+        )
+        for t in post.tags
+    ]
+
+
+@dataclass(slots=True)
+class TagMinute:
+    """Summary of one closed minute of one active tag, as seen by the tag stage.
+
+    ``author_hashes`` is the tag's K-minimum-values author sketch for the minute
+    (see ``detectors.windows.KMV``): enough to estimate author-set overlap between
+    tags without shipping author lists.  ``coordination`` holds the campaign
+    signals, computed only for surging tags (``None`` otherwise)."""
+
+    key: str
+    display: str
+    minute: float
+    posts: int
+    authors: int
+    expected: float
+    score: float
+    surging: bool
+    firing: bool
+    surfaces: list[tuple[str, int]] = field(default_factory=list)
+    top_authors: list[tuple[str, int]] = field(default_factory=list)
+    author_hashes: list[int] = field(default_factory=list)
+    sample_post_ids: list[str] = field(default_factory=list)
+    cotags: list[tuple[str, int]] = field(default_factory=list)
+    coordination: dict | None = None
+
+    def to_wire(self) -> bytes:
+        return orjson.dumps({name: getattr(self, name) for name in self.__slots__})
+
+    @classmethod
+    def from_wire(cls, raw: bytes) -> "TagMinute":
+        data = orjson.loads(raw)
+        for name in ("surfaces", "top_authors", "cotags"):
+            data[name] = [tuple(pair) for pair in data[name]]
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class PlatformMinute:
+    """Posts of one platform in one closed minute, from one counting shard."""
+
+    platform: str
+    minute: float
+    posts: int
+    authors: int
+    shard: str
+
+    def to_wire(self) -> bytes:
+        return orjson.dumps([self.platform, self.minute, self.posts, self.authors, self.shard])
+
+    @classmethod
+    def from_wire(cls, raw: bytes) -> "PlatformMinute":
+        return cls(*orjson.loads(raw))
