@@ -22,13 +22,9 @@ __all__ = [
     "score_series_file",
 ]
 
-_SHIFT = 0.375  # Anscombe: sqrt(x + 3/8) makes Poisson noise ~N(., 1/4)
+_SHIFT = 0.375  # Anscombe's 3/8: sqrt(x + 3/8) has a near-constant std of 1/2 under Poisson
 _DAY = 86400.0
 _WEEK_SLOTS = 7
-
-
-def _sqrt_count(x: float) -> float:
-    return math.sqrt(max(x, 0.0) + _SHIFT)
 
 
 def _alpha(step_seconds: float, half_life_seconds: float) -> float:
@@ -43,23 +39,27 @@ def _clamp(v: float, lim: float) -> float:
 class CountAnomalyModel:
     """Seasonal, robust, exponentially weighted baseline for a count series.
 
-    Counts are Anscombe-transformed (`y = sqrt(x + 3/8)`), where Poisson noise has
-    a constant standard deviation of 1/2 whatever the rate, and bursts are
-    compressed. The forecast is `level + daily[hour] + weekly[weekday]`; the
-    score is the SigniTrend-style z-score of the one-step forecast error
+    Counts go through the negative-binomial variance-stabilising transform
+    `y = sqrt(r) * asinh(sqrt((x + 3/8) / r))` (r = `dispersion`): it is
+    Anscombe's `sqrt(x + 3/8)` for counts well below r, where Poisson noise has a
+    std of 1/2 whatever the rate, and `log`-like above, where Twitter volume is
+    over-dispersed and bursts are multiplicative. The forecast is
+    `level + daily[hour] + weekly[weekday]`; the score is the SigniTrend-style
+    z-score of the one-step forecast error
 
         score = (y - forecast) / max(std, noise_floor)
 
     where `std` is the EW root-mean-square of past forecast errors and
-    `noise_floor` (0.5 = pure Poisson in this domain) keeps low-volume series from
-    firing on noise. Learning is winsorized: errors are clipped at
-    `clip * std` before they move the level, the season or the variance, so one
-    burst cannot poison the baseline. While `frozen` (an alert episode is in
+    `noise_floor` (0.5 = pure Poisson in this domain, i.e. the count-domain
+    floor sqrt(mean)) keeps low-volume series from firing on noise. The level and
+    season learn winsorized errors (clipped at `clip * std`), so one burst cannot
+    poison the baseline; the variance learns raw errors, so a series that bursts
+    often gets a wider scale. While `frozen` (an alert episode is in
     progress) the steady-state learning rates are multiplied by `freeze_weight`;
     a small non-zero weight lets a permanent level shift be absorbed eventually.
 
     A brand-new series starts at `prior_count` with a forecast-error std of
-    `prior_std` (sqrt-count units) worth `prior_weight` observations, so a handful
+    `prior_std` (transformed units) worth `prior_weight` observations, so a handful
     of counts are unremarkable while a burst of dozens is not. Bins that were
     skipped between two calls are treated as zero counts (closed form, O(1)).
 
@@ -80,9 +80,11 @@ class CountAnomalyModel:
     weekly
         Learn a per-weekday offset (UTC days).
     noise_floor
-        Lower bound of the std used in the score, in sqrt-count units.
+        Lower bound of the std used in the score, in transformed units.
+    dispersion
+        Count above which noise is treated as multiplicative (negative-binomial size).
     clip
-        Winsorization of learning, in stds.
+        Winsorization of the level and season updates, in stds.
     prior_count, prior_std, prior_weight
         Prior of a series without history.
     freeze_weight
@@ -113,8 +115,8 @@ class CountAnomalyModel:
     def __init__(
         self,
         bin_seconds: float = 60.0,
-        level_half_life: float = 6 * 3600.0,
-        var_half_life: float = 24 * 3600.0,
+        level_half_life: float = _DAY,
+        var_half_life: float = 7 * _DAY,
         season_half_life: float = 7 * _DAY,
         weekly_half_life: float = 28 * _DAY,
         daily_slots: int = 24,
@@ -122,10 +124,12 @@ class CountAnomalyModel:
         noise_floor: float = 0.5,
         clip: float = 3.0,
         prior_count: float = 1.0,
-        prior_std: float = 1.0,
+        prior_std: float = 0.8,
         prior_weight: int = 5,
         freeze_weight: float = 0.1,
+        dispersion: float = 50.0,
     ):
+        self.dispersion = float(dispersion)
         self.bin_seconds = float(bin_seconds)
         self.level_half_life = float(level_half_life)
         self.var_half_life = float(var_half_life)
@@ -140,7 +144,7 @@ class CountAnomalyModel:
         self.prior_weight = int(prior_weight)
         self.freeze_weight = float(freeze_weight)
 
-        self.level = _sqrt_count(self.prior_count)
+        self.level = self._tf(self.prior_count)
         self.var = self.prior_std**2
         self.n = 0
         self.t_last: float | None = None
@@ -160,7 +164,7 @@ class CountAnomalyModel:
         self._a_daily = _alpha(b * self.daily_slots, self.season_half_life) if self.daily_slots else 0.0
         self._a_week = _alpha(b * _WEEK_SLOTS, self.weekly_half_life)
         self._slot_width = _DAY / self.daily_slots if self.daily_slots else _DAY
-        self._y0 = _sqrt_count(0.0)
+        self._y0 = self._tf(0.0)
 
     # -- seasonal profile --------------------------------------------------------
 
@@ -210,19 +214,27 @@ class CountAnomalyModel:
 
     # -- protocol ----------------------------------------------------------------
 
+    def _tf(self, x: float) -> float:
+        r = self.dispersion
+        return math.sqrt(r) * math.asinh(math.sqrt((max(x, 0.0) + _SHIFT) / r))
+
+    def _inv(self, y: float) -> float:
+        r = self.dispersion
+        return r * math.sinh(y / math.sqrt(r)) ** 2 - _SHIFT
+
     def _std(self, var: float) -> float:
         return max(math.sqrt(var), self.noise_floor)
 
     def score_one(self, t: float, x: float) -> float:
         """Signed z-like score of count `x` in the bin starting at `t` (no learning)."""
         level, var = self._after_gap(self._skipped(t))
-        return (_sqrt_count(x) - level - self._season(t)) / self._std(var)
+        return (self._tf(x) - level - self._season(t)) / self._std(var)
 
     def expected(self, t: float) -> float:
-        """Typical count for the bin starting at `t` (Anscombe inverse, ~ Poisson mean)."""
+        """Typical count for the bin starting at `t` (transform inverse, ~ Poisson mean)."""
         level, _ = self._after_gap(self._skipped(t))
         m = level + self._season(t)
-        return max(m * m - 0.125, 0.0)
+        return max(self._inv(m) + 0.25, 0.0)
 
     def learn_one(self, t: float, x: float) -> None:
         k = self._skipped(t)
@@ -232,21 +244,24 @@ class CountAnomalyModel:
         season = self._season(t)
         std = self._std(self.var)
         warm = self.n >= self.prior_weight
-        err = _sqrt_count(x) - self.level - season
+        err = self._tf(x) - self.level - season
         # No clipping while warming up: the prior may be far off (e.g. 100 tweets/bin).
         e = _clamp(err, self.clip * std) if warm else err
         w = self.freeze_weight if (self.frozen and warm) else 1.0
 
-        self.var += w * max(self._a_var, 1.0 / (self.n + self.prior_weight)) * (e * e - self.var)
+        # The variance sees the raw error: a series with frequent bursts should get a wider scale.
+        self.var += w * max(self._a_var, 1.0 / (self.n + self.prior_weight)) * (err * err - self.var)
         a_level = w * max(self._a_level, 1.0 / (self.n + 2))
         self.level += a_level * e
         # Holt-Winters: the season learns what the level did not absorb, once the
-        # level has settled (else the first slots soak up the prior's error).
-        if self.n * self._a_level >= 1.0:
+        # level has averaged a slot's worth of data (else the first slots soak up
+        # the prior's error). It is not frozen: a recurring peak must be learned
+        # even though it alerts the first time; clipping bounds one-off bursts.
+        if self.n * self.bin_seconds >= self._slot_width:
             rs = (1.0 - a_level) * e
             h, d = self._slots(t)
             if self.daily_slots:
-                a_daily = w * max(self._a_daily, 1.0 / (self.daily_n[h] + 2))
+                a_daily = max(self._a_daily, 1.0 / (self.daily_n[h] + 2))
                 self._dcnt += not self.daily_n[h]
                 self.daily_n[h] += 1
                 self.daily[h] += a_daily * rs
@@ -258,9 +273,9 @@ class CountAnomalyModel:
                 # so a fast start would just duplicate the level.
                 self._wcnt += not self.week_n[d]
                 self.week_n[d] += 1
-                self.week[d] += w * self._a_week * rs
-                self._wsum += w * self._a_week * rs
-                self.level += w * self._a_week * rs / self._wcnt
+                self.week[d] += self._a_week * rs
+                self._wsum += self._a_week * rs
+                self.level += self._a_week * rs / self._wcnt
         self.n += 1
         self.t_last = float(t)
 
@@ -280,6 +295,7 @@ class CountAnomalyModel:
         "prior_std",
         "prior_weight",
         "freeze_weight",
+        "dispersion",
     )
 
     def to_state(self) -> dict:
@@ -334,7 +350,7 @@ class AlertPolicy:
 
     def __init__(
         self,
-        threshold: float = 4.0,
+        threshold: float = 5.0,
         k: int = 1,
         n: int = 1,
         resolve_threshold: float = 1.0,
@@ -443,7 +459,7 @@ def score_series(
     rows: Iterable[tuple[str, float]], bin_seconds: float = 300.0
 ) -> list[tuple[str, float, float, int]]:
     """Run a default detector over `(timestamp, value)` rows (NAB-style output rows)."""
-    det = CountAnomalyDetector(CountAnomalyModel(bin_seconds=bin_seconds), AlertPolicy())
+    det = CountAnomalyDetector(CountAnomalyModel(bin_seconds=bin_seconds), AlertPolicy(min_gap_seconds=_DAY))
     out = []
     for ts, value in rows:
         x = float(value)

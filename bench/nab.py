@@ -1,0 +1,201 @@
+"""NAB benchmark of `detectors.volume` on the realTweets series.
+
+Usage: .venv/bin/python bench/nab.py [--data DIR]
+
+Scoring follows NAB v1.1 (numenta/NAB, nab/sweeper.py and runner.normalize):
+- the first min(floor(0.15 * rows), 0.15 * 5000) rows are probationary: their
+  detections are ignored and windows lying wholly inside are not scored;
+- inside a window, a detection at row i weighs sigma(-(right - i + 1) / width) * tp / sigma(-1),
+  with sigma(y) = 2 / (1 + exp(5 y)) - 1, and only the best (earliest) one counts;
+  a window without detection costs -fn;
+- a detection outside windows costs fp * sigma(rows past the previous window's
+  right edge / (that width - 1)), or -fp if no window precedes it;
+- normalised = 100 * (S - S_null) / (S_perfect - S_null), summed over files,
+  S_null = no detection at all, S_perfect = tp * number of windows.
+
+Our detector emits a binary `alert` (1 only where an episode starts), scored as
+the anomaly score with threshold 1: unlike the published NAB detectors, no
+threshold is optimised on the labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import csv
+import itertools
+import json
+import math
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from detectors.volume import AlertPolicy, CountAnomalyDetector, CountAnomalyModel, _parse_ts, score_series  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "nab"
+PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+# NAB v1.1 scoreboard (README), standard profile, WHOLE 58-file corpus with a
+# threshold optimised per detector: context only, not realTweets-specific.
+PUBLISHED = (("ARTime", 74.9), ("Numenta HTM", 70.5), ("CAD OSE", 69.9), ("Twitter ADVec", 47.1), ("Windowed Gaussian", 39.6))
+
+
+def scaled_sigmoid(y: float) -> float:
+    return -1.0 if y >= 3.0 else 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
+
+
+def probation_rows(n_rows: int, percent: float = 0.15) -> float:
+    return min(math.floor(percent * n_rows), percent * 5000)
+
+
+@dataclass
+class FileScore:
+    score: float  # raw NAB score
+    null: float  # raw score of a detector that never fires
+    windows: int
+    tp: int
+    fp: int
+    fn: int
+
+
+def score_file(
+    times: list[datetime], alerts: list[int], windows: list[tuple[datetime, datetime]], cost: dict
+) -> FileScore:
+    """NAB raw score of a binary detection column against labelled windows."""
+    tp_w, fp_w, fn_w = cost["tpWeight"], cost["fpWeight"], cost["fnWeight"]
+    max_tp = scaled_sigmoid(-1.0)
+    probation = probation_rows(len(times))
+    # Window bounds as row indices (NAB labels them on existing timestamps).
+    bounds = [(bisect.bisect_left(times, a), bisect.bisect_right(times, b) - 1) for a, b in sorted(windows)]
+    best: dict[int, float] = {}  # window -> best detection weight
+    scored_windows = {w for w, (_, right) in enumerate(bounds) if right >= probation}
+    fp_total, fp = 0.0, 0
+    prev = None  # (right index, width) of the last window already passed
+    w = 0
+    for i, alert in enumerate(alerts):
+        while w < len(bounds) and i > bounds[w][1]:
+            prev = (bounds[w][1], bounds[w][1] - bounds[w][0] + 1)
+            w += 1
+        if not alert or i < probation:
+            continue
+        if w < len(bounds) and bounds[w][0] <= i:
+            left, right = bounds[w]
+            weight = scaled_sigmoid(-(right - i + 1) / (right - left + 1)) * tp_w / max_tp
+            best[w] = max(best.get(w, -fn_w), weight)
+        else:
+            past = 3.0 if prev is None else abs(prev[0] - i) / float(prev[1] - 1)
+            fp_total += scaled_sigmoid(past) * fp_w
+            fp += 1
+    missed = len(scored_windows) - len(best)
+    score = sum(best.values()) - fn_w * missed + fp_total
+    return FileScore(score, -fn_w * len(scored_windows), len(bounds), len(best), fp, missed)
+
+
+def normalized(scores: list[FileScore], tp_weight: float) -> float:
+    s = sum(f.score for f in scores)
+    null = sum(f.null for f in scores)
+    perfect = tp_weight * sum(f.windows for f in scores)
+    return 100.0 * (s - null) / (perfect - null)
+
+
+# -- data ------------------------------------------------------------------------
+
+
+def _parse_dt(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.strip())
+
+
+def load(data: Path) -> tuple[dict, dict]:
+    """{name: (timestamps, values)} for realTweets files, and {name: windows}."""
+    labels = json.loads((data / "combined_windows.json").read_text())
+    series, windows = {}, {}
+    for path in sorted((data / "realTweets").glob("*.csv")):
+        key = f"realTweets/{path.name}"
+        with open(path, newline="") as f:
+            rows = [(r["timestamp"], float(r["value"])) for r in csv.DictReader(f)]
+        series[path.stem] = rows
+        windows[path.stem] = [(_parse_dt(a), _parse_dt(b)) for a, b in labels.get(key, [])]
+    return series, windows
+
+
+def detect(rows: list[tuple[str, float]], model_kw: dict, policy_kw: dict) -> list[int]:
+    """Alert column of a detector with non-default parameters (robustness grid)."""
+    det = CountAnomalyDetector(CountAnomalyModel(bin_seconds=300, **model_kw), AlertPolicy(**policy_kw))
+    return [int(det.update(_parse_ts(ts), x)[1]) for ts, x in rows]
+
+
+def evaluate(series, windows, profiles, names, alerts_by_name) -> dict[str, tuple[float, list[FileScore]]]:
+    out = {}
+    for p in PROFILES:
+        cost = profiles[p]["CostMatrix"]
+        fs = [score_file([_parse_dt(t) for t, _ in series[n]], alerts_by_name[n], windows[n], cost) for n in names]
+        out[p] = (normalized(fs, cost["tpWeight"]), fs)
+    return out
+
+
+# -- robustness: leave-one-file-out choice among a small grid -------------------
+
+GRID = {
+    "threshold": (4.0, 5.0, 6.0),
+    "dispersion": (20.0, 50.0, 200.0),
+    "min_gap_seconds": (12 * 3600.0, 24 * 3600.0, 48 * 3600.0),
+}
+
+
+def leave_one_out(series, windows, profiles) -> list[tuple[str, dict, float]]:
+    """For each file: pick the grid point best on the other files (standard
+    profile), report its normalised standard score on the held-out file."""
+    cost = profiles["standard"]["CostMatrix"]
+    names = sorted(series)
+    times = {n: [_parse_dt(t) for t, _ in series[n]] for n in names}
+    per_cfg = {}
+    for values in itertools.product(*GRID.values()):
+        cfg = dict(zip(GRID, values))
+        model_kw = {"dispersion": cfg["dispersion"]}
+        policy_kw = {"threshold": cfg["threshold"], "min_gap_seconds": cfg["min_gap_seconds"]}
+        per_cfg[values] = {n: score_file(times[n], detect(series[n], model_kw, policy_kw), windows[n], cost) for n in names}
+    out = []
+    for held in names:
+        train = [n for n in names if n != held]
+        best = max(per_cfg, key=lambda v: normalized([per_cfg[v][n] for n in train], cost["tpWeight"]))
+        out.append((held, dict(zip(GRID, best)), normalized([per_cfg[best][held]], cost["tpWeight"])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NAB data dir (realTweets/, combined_windows.json, profiles.json)")
+    ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-file-out check")
+    args = ap.parse_args(argv)
+
+    profiles = json.loads((args.data / "profiles.json").read_text())
+    series, windows = load(args.data)
+    names = sorted(series)
+    # Exactly what `rasd score-series` writes: score_series with its defaults.
+    alerts = {n: [a for *_, a in score_series(series[n], bin_seconds=300)] for n in names}
+    res = evaluate(series, windows, profiles, names, alerts)
+
+    print(f"NAB realTweets ({len(names)} files), default CountAnomalyDetector, binary alert column\n")
+    print(f"{'profile':<22}{'ours':>8}")
+    for p in PROFILES:
+        print(f"{p:<22}{res[p][0]:>8.1f}")
+    print("\npublished, for reference (NAB v1.1 scoreboard, standard profile, whole 58-file corpus, tuned thresholds):")
+    print("  " + ", ".join(f"{name} {v:.1f}" for name, v in PUBLISHED))
+
+    print(f"\n{'file':<24}{'windows':>8}{'TP':>4}{'FP':>4}{'FN':>4}{'standard':>10}")
+    for n, f in zip(names, res["standard"][1]):
+        print(f"{n:<24}{f.windows:>8}{f.tp:>4}{f.fp:>4}{f.fn:>4}{normalized([f], 1.0):>10.1f}")
+
+    if not args.no_loo:
+        loo = leave_one_out(series, windows, profiles)
+        print("\nrobustness, leave-one-file-out (grid chosen on the 4 other files, standard profile):")
+        for held, cfg, score in loo:
+            print(f"  {held:<24}{score:>7.1f}  with {cfg}")
+        print(f"  mean held-out score {sum(s for _, _, s in loo) / len(loo):.1f} (mean of per-file normalised scores)")
+
+
+if __name__ == "__main__":
+    main()
