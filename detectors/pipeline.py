@@ -1,0 +1,111 @@
+"""All of Rasd's detectors in one process: the backtest, and the reference the
+Kafka pipeline is held to.
+
+The stages and calls are exactly those the Faust agents make
+(``streams/app.py``), in the same order per record:
+
+    post ─► hits_of ─► TagStage.on_hit … advance ─► SummaryStage.on_tag_minute
+         └► PlatformShardCounter.on_post … advance ─► PlatformStage.on_shard_minute
+
+Here every stage sees one partition (0); in the worker each partition keeps
+its own watermark.
+
+>>> pipe = Pipeline()
+>>> pipe.process_raw(b'{"id":"1","platform":"x","author":"a",'
+...                  b'"created_at":"2020-01-01T00:00:00Z","text":"#t"}')
+[]
+>>> pipe.stats["posts"]
+1
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from detectors.alerts import Alert
+from detectors.campaign import CampaignDetector
+from detectors.config import DetectorConfig
+from detectors.outage import OutageDetector
+from detectors.platforms import PlatformShardCounter, PlatformStage
+from detectors.records import InvalidPost, Post, hits_of, parse_post
+from detectors.summaries import SummaryStage
+from detectors.tags import TagStage
+from detectors.variants import VariantGrouper
+from detectors.windows import MINUTE
+
+
+def build_stages(config: DetectorConfig, tag_states=None, shard_states=None):
+    """The four stages, configured; shared by the backtest and the worker (which
+    passes its tables as the keyed stages' state mappings)."""
+    tags = TagStage(config.tags, tag_states)
+    shards = PlatformShardCounter(config.tags.allowed_lateness, config.platform_shards, shard_states)
+    platforms = PlatformStage(OutageDetector(config.outage), config.summary_lateness_minutes)
+    summaries = SummaryStage(VariantGrouper(config.official, config.variants),
+                             CampaignDetector(config.watched + config.official, config.campaign),
+                             config.summary_lateness_minutes)
+    return tags, shards, platforms, summaries
+
+
+class Pipeline:
+    def __init__(self, config: DetectorConfig | None = None):
+        self.config = config or DetectorConfig()
+        self.tags, self.shards, self.platforms, self.summaries = build_stages(self.config)
+        self.stats = {"posts": 0, "hits": 0, "rejected": 0}
+        self.rejects: dict[str, int] = {}
+        self.max_event_time = -math.inf
+
+    def process_raw(self, raw: bytes | str, now: float | None = None) -> list[Alert]:
+        """Parse and process one raw message; raises ``InvalidPost`` for bad input."""
+        try:
+            post = parse_post(raw, now)
+        except InvalidPost as exc:
+            self.stats["rejected"] += 1
+            self.rejects[exc.reason] = self.rejects.get(exc.reason, 0) + 1
+            raise
+        return self.process_post(post)
+
+    def process_post(self, post: Post, source: int = 0, offset: int = -1) -> list[Alert]:
+        self.stats["posts"] += 1
+        self.max_event_time = max(self.max_event_time, post.created_at)
+        alerts: list[Alert] = []
+        hits = hits_of(post, source, offset)
+        self.stats["hits"] += len(hits)
+        for hit in hits:
+            alerts.extend(self.tags.on_hit(hit))
+        alerts.extend(self._after_tags(*self.tags.advance()))
+        self.shards.on_post(post.platform, post.created_at, post.author, source, offset)
+        for record in self.shards.advance():
+            alerts.extend(self.platforms.on_shard_minute(record))
+        return alerts
+
+    def _after_tags(self, alerts: list[Alert], minutes) -> list[Alert]:
+        for summary in minutes:
+            alerts.extend(self.summaries.on_tag_minute(summary))
+        return alerts
+
+    def finish(self) -> list[Alert]:
+        """End of input: close every open window and judge every pending minute."""
+        if self.max_event_time == -math.inf:
+            return []
+        end = self.max_event_time + self.config.tags.allowed_lateness + 2 * MINUTE
+        alerts = self._after_tags(*self.tags.advance_to(end))
+        for record in self.shards.advance_to(end):
+            alerts.extend(self.platforms.on_shard_minute(record))
+        alerts.extend(self.platforms.flush())
+        alerts.extend(self.summaries.flush())
+        return alerts
+
+
+def run_lines(lines, config: DetectorConfig | None = None, now: float | None = None,
+              on_reject=None) -> Iterator[Alert]:
+    """Backtest over raw lines (bytes or str); ``on_reject(line_no, raw, exc)`` sees bad lines."""
+    pipe = Pipeline(config)
+    for line_no, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            yield from pipe.process_raw(raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n"), now)
+        except InvalidPost as exc:
+            if on_reject is not None:
+                on_reject(line_no, raw, exc)
+    yield from pipe.finish()

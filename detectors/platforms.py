@@ -1,0 +1,197 @@
+"""Per-platform volume: sharded minute counting, then one platform stage.
+
+Every post is counted once in a *shard* of its platform (``platform/N``, N from
+the author's hash) so a huge platform spreads over partitions.  A shard closes
+its minutes on its partition's watermark and reports ``PlatformMinute``
+records.  The platform stage gathers the shards' minutes, closes a minute once
+event time is ``lateness_minutes`` past it, zero-fills minutes nobody reported
+(a gap in event time is exactly what an ingest stall looks like) and feeds the
+outage detector one minute at a time, in order.
+
+>>> counter = PlatformShardCounter(allowed_lateness=0)
+>>> counter.on_post("twitter", 5.0, "a")
+>>> counter.on_post("twitter", 65.0, "b")
+>>> [(m.platform, m.minute, m.posts) for m in counter.advance()]
+[('twitter', 0.0, 1)]
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping
+
+from detectors.alerts import Alert
+from detectors.outage import OutageDetector
+from detectors.records import PlatformMinute
+from detectors.windows import KMV, MINUTE, minute_of, stable_hash
+
+
+def shard_key(platform: str, author: str, shards: int) -> str:
+    return f"{platform}/{stable_hash(author) % shards}"
+
+
+class ShardState:
+    __slots__ = ("platform", "partition", "open", "sources", "closed_until")
+
+    def __init__(self, platform: str, partition: int = 0):
+        self.platform = platform
+        self.partition = partition
+        self.open: dict[float, list] = {}   # minute -> [posts, KMV]
+        self.sources: dict[int, int] = {}
+        self.closed_until = -math.inf
+
+    def to_state(self) -> dict:
+        return {"platform": self.platform, "partition": self.partition,
+                "open": [[m, p, k.hashes] for m, (p, k) in self.open.items()],
+                "sources": [[s, o] for s, o in self.sources.items()],
+                "closed_until": None if self.closed_until == -math.inf else self.closed_until}
+
+    @classmethod
+    def from_state(cls, d: dict) -> "ShardState":
+        state = cls(d["platform"], d["partition"])
+        state.open = {m: [p, KMV(128, hashes)] for m, p, hashes in d["open"]}
+        state.sources = {s: o for s, o in d["sources"]}
+        state.closed_until = -math.inf if d["closed_until"] is None else d["closed_until"]
+        return state
+
+
+class PlatformShardCounter:
+    """Minute counts of platform shards, keyed ``platform/N``; replay-safe."""
+
+    def __init__(self, allowed_lateness: float = 20.0, shards: int = 4,
+                 states: MutableMapping[str, ShardState] | None = None):
+        self.allowed_lateness = allowed_lateness
+        self.shards = shards
+        self.states: MutableMapping[str, ShardState] = states if states is not None else {}
+        self.max_event_time: dict[int, float] = {}
+        self.pending: dict[int, set[str]] = {}
+        self.dirty: set[str] = set()
+        self.late_posts = 0
+        self.duplicate_posts = 0
+        self._closed_before: dict[int, float] = {}
+
+    def watermark(self, partition: int = 0) -> float:
+        return self.max_event_time.get(partition, -math.inf) - self.allowed_lateness
+
+    def on_post(self, platform: str, created_at: float, author: str, source: int = 0,
+                offset: int = -1, partition: int = 0) -> None:
+        if created_at < self.watermark(partition):
+            self.late_posts += 1
+            return
+        self.max_event_time[partition] = max(self.max_event_time.get(partition, -math.inf), created_at)
+        key = shard_key(platform, author, self.shards)
+        state = self.states.get(key)
+        if state is None:
+            state = self.states[key] = ShardState(platform, partition)
+        elif 0 <= offset <= state.sources.get(source, -1):
+            self.duplicate_posts += 1
+            return
+        minute = minute_of(created_at)
+        if minute < state.closed_until:
+            self.late_posts += 1
+            return
+        if offset >= 0:
+            state.sources[source] = offset
+        slot = state.open.get(minute)
+        if slot is None:
+            slot = state.open[minute] = [0, KMV(128)]
+        slot[0] += 1
+        slot[1].add(author)
+        self.pending.setdefault(partition, set()).add(key)
+        self.dirty.add(key)
+
+    def advance(self, partition: int = 0) -> list[PlatformMinute]:
+        close_before = minute_of(self.watermark(partition)) if partition in self.max_event_time else -math.inf
+        out: list[PlatformMinute] = []
+        if close_before <= self._closed_before.get(partition, -math.inf):
+            return out
+        self._closed_before[partition] = close_before
+        keys = self.pending.get(partition, set())
+        for key in sorted(keys):
+            state = self.states[key]
+            for minute in sorted(m for m in state.open if m < close_before):
+                posts, authors = state.open.pop(minute)
+                out.append(PlatformMinute(state.platform, minute, posts, round(authors.estimate()), key))
+                state.closed_until = max(state.closed_until, minute + MINUTE)
+                self.dirty.add(key)
+            if not state.open:
+                keys.discard(key)
+        return out
+
+    def advance_to(self, event_time: float, partition: int = 0) -> list[PlatformMinute]:
+        if event_time > self.max_event_time.get(partition, -math.inf):
+            self.max_event_time[partition] = event_time
+        return self.advance(partition)
+
+    def rebuild_pending(self) -> None:
+        """After recovery from a table: every shard with open minutes is pending again."""
+        self.pending.clear()
+        self._closed_before.clear()
+        for key, state in self.states.items():
+            if state.open:
+                partition = state.partition
+                self.pending.setdefault(partition, set()).add(key)
+                # the start of its newest minute: a safe lower bound on what was seen
+                self.max_event_time[partition] = max(self.max_event_time.get(partition, -math.inf),
+                                                     max(state.open))
+
+
+class PlatformStage:
+    """Sums the shards of each platform per minute and runs the outage detector."""
+
+    def __init__(self, detector: OutageDetector | None = None, lateness_minutes: int = 2):
+        self.detector = detector or OutageDetector()
+        self.lateness = lateness_minutes * MINUTE
+        self.buffer: dict[float, dict[str, PlatformMinute]] = {}
+        self.next_minute: float | None = None
+        self.max_minute = -math.inf
+        self.late_minutes = 0
+        self.last_closed: dict[str, int] = {}
+
+    def on_shard_minute(self, record: PlatformMinute) -> list[Alert]:
+        if self.next_minute is not None and record.minute < self.next_minute:
+            self.late_minutes += 1
+            return []
+        # keyed by shard: a replayed report replaces, never adds
+        self.buffer.setdefault(record.minute, {})[record.shard] = record
+        self.max_minute = max(self.max_minute, record.minute)
+        return self.close_until(self.max_minute - self.lateness)
+
+    def close_until(self, last_minute: float) -> list[Alert]:
+        """Judge every minute up to ``last_minute`` (zero-filling silent ones)."""
+        alerts: list[Alert] = []
+        if not self.buffer and self.next_minute is None:
+            return alerts
+        minute = self.next_minute if self.next_minute is not None else min(self.buffer)
+        while minute <= last_minute:
+            counts: dict[str, int] = {}
+            for record in self.buffer.pop(minute, {}).values():
+                counts[record.platform] = counts.get(record.platform, 0) + record.posts
+            self.last_closed = counts
+            alerts.extend(self.detector.on_minute(minute, counts))
+            minute += MINUTE
+            self.next_minute = minute
+        return alerts
+
+    def flush(self) -> list[Alert]:
+        return self.close_until(self.max_minute) if self.max_minute > -math.inf else []
+
+    def on_silence(self, now: float, last_event_at: float) -> list[Alert]:
+        last = (self.next_minute or MINUTE) - MINUTE
+        return self.detector.on_silence(now, last_event_at, last)
+
+    def to_state(self) -> dict:
+        return {"detector": self.detector.to_state(),
+                "buffer": [[r.to_wire().decode() for r in recs.values()] for recs in self.buffer.values()],
+                "next_minute": self.next_minute,
+                "max_minute": None if self.max_minute == -math.inf else self.max_minute}
+
+    @classmethod
+    def from_state(cls, d: dict, lateness_minutes: int = 2) -> "PlatformStage":
+        stage = cls(OutageDetector.from_state(d["detector"]), lateness_minutes)
+        for recs in d["buffer"]:
+            for raw in recs:
+                record = PlatformMinute.from_wire(raw.encode())
+                stage.buffer.setdefault(record.minute, {})[record.shard] = record
+        stage.next_minute = d["next_minute"]
+        stage.max_minute = -math.inf if d["max_minute"] is None else d["max_minute"]
+        return stage

@@ -1,0 +1,374 @@
+"""The tag stage: per-tag minute windows, emerging detection and summaries.
+
+All state of a tag lives under its canonical key (one Kafka partition owns a
+key), in a ``TagState``: the open one-minute buckets (posts, a KMV sketch of
+distinct authors, top authors, sample post ids, co-occurring tags), a sparse
+24-hour history of closed minutes, the emerging model and episode, and — only
+while the tag surges — a ``CoordinationWindow`` computing campaign signals.
+
+Event time drives everything.  Each input partition has a watermark: the
+highest event time seen there minus ``allowed_lateness``.  A hit older than
+the watermark is late (counted, left out of the windows); a minute closes when
+the watermark passes its end.  Both decisions depend only on the order of hits
+within a partition, so the in-process backtest (one partition) and the Kafka
+pipeline give the same windows for in-order input.
+
+Memory is bounded: at most ``max_tags`` tags are tracked; beyond that the
+least active ones (by a decayed post rate, never a firing one) are evicted,
+and tags idle for ``idle_expiry`` seconds are dropped.  A replayed hit (same
+source partition and offset as one already applied) is ignored, so
+at-least-once delivery does not double count.
+
+>>> from detectors.records import TagHit
+>>> stage = TagStage()
+>>> _ = stage.on_hit(TagHit("k", "K", "p1", "a", 10.0, "twitter", "#K"))
+>>> _, minutes = stage.advance_to(200.0)
+>>> [(m.key, m.posts, m.authors) for m in minutes]
+[]
+>>> stage.states["k"].history
+{0: [1, 1]}
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+
+from detectors.alerts import Alert
+from detectors.campaign import CampaignConfig, CoordinationWindow
+from detectors.emerging import EmergingConfig, EmergingDetector, EmergingState
+from detectors.records import TagHit, TagMinute
+from detectors.windows import KMV, MINUTE, TopK, minute_of
+
+HISTORY_MINUTES = 1440
+ACTIVITY_TAU = 3600.0
+
+
+@dataclass(slots=True)
+class TagStageConfig:
+    allowed_lateness: float = 20.0
+    max_tags: int = 50_000
+    idle_expiry: float = 24 * 3600.0
+    summary_min_posts: int = 2
+    max_summaries_per_minute: int = 500
+    emerging: EmergingConfig = field(default_factory=EmergingConfig)
+    campaign: CampaignConfig = field(default_factory=CampaignConfig)
+
+
+class MinuteBucket:
+    """One open minute of one tag."""
+
+    __slots__ = ("posts", "authors", "top_authors", "cotags", "surfaces", "samples")
+
+    def __init__(self):
+        self.posts = 0
+        self.authors = KMV(k=128)
+        self.top_authors = TopK(16)
+        self.cotags = TopK(10)
+        self.surfaces = TopK(6)
+        self.samples: list[str] = []
+
+    def add(self, hit: TagHit) -> None:
+        self.posts += 1
+        self.authors.add(hit.author)
+        self.top_authors.add(hit.author)
+        self.surfaces.add(hit.surface)
+        for cotag in hit.cotags:
+            self.cotags.add(cotag)
+        if len(self.samples) < 5:
+            self.samples.append(hit.post_id)
+
+    def to_state(self) -> list:
+        return [self.posts, self.authors.hashes, self.top_authors.counts, self.cotags.counts,
+                self.surfaces.counts, self.samples]
+
+    @classmethod
+    def from_state(cls, state: list) -> "MinuteBucket":
+        bucket = cls()
+        posts, hashes, top_authors, cotags, surfaces, samples = state
+        bucket.posts = posts
+        bucket.authors.hashes = hashes
+        bucket.top_authors.counts = top_authors
+        bucket.cotags.counts = cotags
+        bucket.surfaces.counts = surfaces
+        bucket.samples = samples
+        return bucket
+
+
+class TagState:
+    __slots__ = ("key", "partition", "surfaces", "open", "history", "emerging", "coordination",
+                 "sources", "last_seen", "activity", "closed_until", "episode_samples")
+
+    def __init__(self, key: str, partition: int, emerging: EmergingState):
+        self.key = key
+        self.partition = partition
+        self.surfaces = TopK(8)
+        self.open: dict[float, MinuteBucket] = {}
+        self.history: dict[int, list[int]] = {}
+        self.emerging = emerging
+        self.coordination: CoordinationWindow | None = None
+        self.sources: dict[int, int] = {}
+        self.last_seen = 0.0
+        self.activity = 0.0
+        self.closed_until = 0.0
+        self.episode_samples: list[str] = []
+
+    @property
+    def display(self) -> str:
+        top = self.surfaces.top(1)
+        return "#" + (top[0][0] if top else self.key)
+
+    def to_state(self) -> dict:
+        return {
+            "key": self.key, "partition": self.partition, "surfaces": self.surfaces.counts,
+            "open": [[m, b.to_state()] for m, b in self.open.items()],
+            "history": [[m, pa] for m, pa in self.history.items()],
+            "emerging": self.emerging.to_state(),
+            "coordination": self.coordination.to_state() if self.coordination else None,
+            "sources": [[s, o] for s, o in self.sources.items()],
+            "last_seen": self.last_seen, "activity": self.activity,
+            "closed_until": self.closed_until, "episode_samples": self.episode_samples,
+        }
+
+    @classmethod
+    def from_state(cls, d: dict) -> "TagState":
+        state = cls(d["key"], d["partition"], EmergingState.from_state(d["emerging"]))
+        state.surfaces.counts = d["surfaces"]
+        state.open = {m: MinuteBucket.from_state(b) for m, b in d["open"]}
+        state.history = {m: pa for m, pa in d["history"]}
+        if d["coordination"] is not None:
+            state.coordination = CoordinationWindow.from_state(d["coordination"])
+        state.sources = {s: o for s, o in d["sources"]}
+        state.last_seen = d["last_seen"]
+        state.activity = d["activity"]
+        state.closed_until = d["closed_until"]
+        state.episode_samples = d["episode_samples"]
+        return state
+
+
+class TagStage:
+    """Per-key windows and detection for the tags of one or more partitions.
+
+    ``states`` may be any mutable mapping (a dict in a backtest, a Faust table
+    in the worker); ``dirty`` and ``removed`` name the keys whose stored value
+    must be written back or deleted after a batch."""
+
+    def __init__(self, config: TagStageConfig | None = None,
+                 states: MutableMapping[str, TagState] | None = None):
+        self.config = config or TagStageConfig()
+        self.detector = EmergingDetector(self.config.emerging)
+        self.states: MutableMapping[str, TagState] = states if states is not None else {}
+        self.max_event_time: dict[int, float] = {}
+        self.pending: dict[int, set[str]] = {}
+        self.dirty: set[str] = set()
+        self.removed: set[str] = set()
+        self.late_hits = 0
+        self.duplicate_hits = 0
+        self.evictions = 0
+        self._next_sweep: dict[int, float] = {}
+        self._closed_before: dict[int, float] = {}
+        # event time this stage started from; a stage recovered with state is warm
+        self.origin: float | None = None
+
+    # -- input -------------------------------------------------------------
+    def watermark(self, partition: int = 0) -> float:
+        return self.max_event_time.get(partition, -math.inf) - self.config.allowed_lateness
+
+    def on_hit(self, hit: TagHit, partition: int = 0) -> list[Alert]:
+        """Apply one hit; may fire an early (partial-minute) emerging alert."""
+        if hit.created_at < self.watermark(partition):
+            self.late_hits += 1
+            return []
+        if hit.created_at > self.max_event_time.get(partition, -math.inf):
+            self.max_event_time[partition] = hit.created_at
+        state = self.states.get(hit.key)
+        if state is None:
+            state = self._admit(hit.key, partition, hit.created_at)
+        elif hit.offset >= 0 and hit.offset <= state.sources.get(hit.source, -1):
+            self.duplicate_hits += 1
+            return []
+        minute = minute_of(hit.created_at)
+        if minute < state.closed_until:
+            self.late_hits += 1
+            return []
+        if hit.offset >= 0:
+            state.sources[hit.source] = hit.offset
+        state.activity = state.activity * math.exp(-max(hit.created_at - state.last_seen, 0.0) / ACTIVITY_TAU) + 1.0
+        state.last_seen = max(state.last_seen, hit.created_at)
+        state.surfaces.add(hit.surface)
+        bucket = state.open.get(minute)
+        if bucket is None:
+            bucket = state.open[minute] = MinuteBucket()
+        before = len(bucket.authors.hashes)
+        bucket.add(hit)
+        if state.coordination is not None:
+            state.coordination.add(hit)
+        self.pending.setdefault(partition, set()).add(hit.key)
+        self.dirty.add(hit.key)
+        if len(bucket.authors.hashes) == before:
+            return []
+        alert = self.detector.check_new_tag(state.emerging, hit.author, hit.created_at, state.display,
+                                            lambda: self._evidence(state, bucket))
+        if alert is not None:
+            return self._on_fire(state, alert, bucket)
+        alert = self.detector.check_partial(
+            state.emerging, minute, bucket.authors.estimate(), hit.created_at, state.display,
+            lambda: self._evidence(state, bucket))
+        return self._on_fire(state, alert, bucket)
+
+    def _admit(self, key: str, partition: int, now: float) -> TagState:
+        if self.origin is None:
+            self.origin = now if not self.states else -math.inf
+        if len(self.states) >= self.config.max_tags:
+            self._evict(now)
+        state = TagState(key, partition, self.detector.new_state(key, now, self.origin))
+        self.states[key] = state
+        return state
+
+    def _evict(self, now: float) -> None:
+        """Drop the least active tenth of the tags (never a firing one)."""
+        target = int(self.config.max_tags * 0.9)
+        candidates = sorted(
+            (s.activity * math.exp(-max(now - s.last_seen, 0.0) / ACTIVITY_TAU), key)
+            for key, s in self.states.items() if not s.emerging.episode.firing)
+        for _, key in candidates[: max(len(self.states) - target, 0)]:
+            self._remove(key)
+            self.evictions += 1
+
+    def _remove(self, key: str) -> None:
+        state = self.states.pop(key)
+        self.pending.get(state.partition, set()).discard(key)
+        self.dirty.discard(key)
+        self.removed.add(key)
+
+    # -- minute closing ----------------------------------------------------
+    def advance(self, partition: int = 0) -> tuple[list[Alert], list[TagMinute]]:
+        """Close every minute of this partition that the watermark has passed."""
+        return self._close_until(partition, self.watermark(partition))
+
+    def advance_to(self, event_time: float, partition: int = 0) -> tuple[list[Alert], list[TagMinute]]:
+        """Move the partition's event time forward without a hit (end of input, or a
+        gap in event time seen elsewhere) and close what that passes."""
+        if event_time > self.max_event_time.get(partition, -math.inf):
+            self.max_event_time[partition] = event_time
+        return self.advance(partition)
+
+    def _close_until(self, partition: int, watermark: float) -> tuple[list[Alert], list[TagMinute]]:
+        alerts: list[Alert] = []
+        minutes: list[TagMinute] = []
+        if watermark == -math.inf:
+            return alerts, minutes
+        close_before = minute_of(watermark)
+        if close_before <= self._closed_before.get(partition, -math.inf):
+            return alerts, minutes
+        self._closed_before[partition] = close_before
+        keys = self.pending.get(partition)
+        if keys:
+            for key in sorted(keys):
+                state = self.states[key]
+                self._close_state(state, close_before, alerts, minutes)
+                if not state.open and not state.emerging.episode.firing:
+                    keys.discard(key)
+        if watermark >= self._next_sweep.get(partition, -math.inf):
+            self._sweep_idle(partition, watermark)
+            self._next_sweep[partition] = watermark + 3600.0
+        minutes.sort(key=lambda m: (m.minute, -m.posts, m.key))
+        return alerts, self._cap_summaries(minutes)
+
+    def _close_state(self, state: TagState, close_before: float, alerts, minutes) -> None:
+        """Close this tag's minutes below ``close_before``; a firing tag also gets
+        its silent minutes judged (as zero), so it can resolve."""
+        closable = sorted(m for m in state.open if m < close_before)
+        if state.emerging.episode.firing:
+            start = state.closed_until or (closable[0] if closable else close_before)
+            closable = [start + MINUTE * i for i in range(int((close_before - start) // MINUTE))]
+        for minute in closable:
+            bucket = state.open.pop(minute, None) or MinuteBucket()
+            self._close_minute(state, minute, bucket, alerts, minutes)
+            if not state.emerging.episode.firing and not state.open:
+                break
+        if closable:
+            state.closed_until = max(state.closed_until, closable[-1] + MINUTE)
+            self.dirty.add(state.key)
+
+    def _close_minute(self, state: TagState, minute: float, bucket: MinuteBucket, alerts, minutes) -> None:
+        authors = bucket.authors.estimate()
+        index = int(minute // MINUTE)
+        if bucket.posts:
+            state.history[index] = [bucket.posts, round(authors)]
+        oldest = index - HISTORY_MINUTES
+        for old in [i for i in state.history if i <= oldest]:
+            del state.history[old]
+        alert = self.detector.close_minute(state.emerging, minute, authors, state.display,
+                                           lambda: self._evidence(state, bucket))
+        if alert is not None:
+            alerts.extend(self._on_fire(state, alert, bucket))
+        surging = self.detector.is_surging(state.emerging, authors)
+        coordination = None
+        if surging:
+            if state.coordination is None:
+                state.coordination = CoordinationWindow(self.config.campaign)
+            else:
+                coordination = state.coordination.signals(minute + MINUTE)
+        else:
+            state.coordination = None
+        if bucket.posts >= self.config.summary_min_posts or surging or state.emerging.episode.firing:
+            minutes.append(TagMinute(
+                key=state.key, display=state.display, minute=minute, posts=bucket.posts,
+                authors=round(authors), expected=round(state.emerging.expected, 3),
+                score=round(state.emerging.score, 3), surging=surging,
+                firing=state.emerging.episode.firing, surfaces=bucket.surfaces.top(6),
+                top_authors=bucket.top_authors.top(10), author_hashes=bucket.authors.hashes[:64],
+                sample_post_ids=list(bucket.samples), cotags=bucket.cotags.top(10),
+                coordination=coordination))
+
+    def _on_fire(self, state: TagState, alert: Alert | None, bucket: MinuteBucket) -> list[Alert]:
+        if alert is None:
+            return []
+        if alert.status == "firing":
+            state.episode_samples = list(bucket.samples)
+            alert.related = ["#" + s for s, _ in state.surfaces.top(5) if "#" + s != state.display]
+        self.dirty.add(state.key)
+        return [alert]
+
+    def _evidence(self, state: TagState, bucket: MinuteBucket) -> dict:
+        recent = sorted(state.history.items())[-30:]
+        return {
+            "distinct_authors": round(bucket.authors.estimate()),
+            "posts": bucket.posts,
+            "top_variants": [{"tag": "#" + s, "count": c} for s, c in state.surfaces.top(5)],
+            "sample_post_ids": list(bucket.samples) or state.episode_samples,
+            "top_authors": [{"author": a, "posts": c} for a, c in bucket.top_authors.top(10)],
+            "cooccurring_keys": [k for k, _ in bucket.cotags.top(5)],
+            "authors_per_minute": [[i * 60, pa[1]] for i, pa in recent],
+        }
+
+    def _sweep_idle(self, partition: int, watermark: float) -> None:
+        horizon = watermark - self.config.idle_expiry
+        for key in [k for k, s in self.states.items()
+                    if s.partition == partition and s.last_seen < horizon
+                    and not s.emerging.episode.firing and not s.open]:
+            self._remove(key)
+
+    def _cap_summaries(self, minutes: list[TagMinute]) -> list[TagMinute]:
+        cap = self.config.max_summaries_per_minute
+        kept: list[TagMinute] = []
+        per_minute: dict[float, int] = {}
+        for m in minutes:  # sorted busiest first within each minute
+            n = per_minute.get(m.minute, 0)
+            if n < cap or m.surging or m.firing:
+                kept.append(m)
+                per_minute[m.minute] = n + 1
+        return kept
+
+    def rebuild_pending(self) -> None:
+        """After recovery from a table: every tag with work left is pending again."""
+        self.pending.clear()
+        self._closed_before.clear()
+        if self.states:
+            self.origin = -math.inf
+        for key, state in self.states.items():
+            if state.open or state.emerging.episode.firing:
+                self.pending.setdefault(state.partition, set()).add(key)
+            self.max_event_time[state.partition] = max(
+                self.max_event_time.get(state.partition, -math.inf), state.last_seen)
