@@ -1,0 +1,687 @@
+"""Coordinated-campaign detection and hijack/counter-surge attribution.
+
+Two stages, so the expensive signals run only where they matter:
+
+* ``CoordinationWindow`` — one per *surging* tag, fed every hit of that tag
+  while it surges.  It keeps a bounded sliding window (``max_hits`` hits, at
+  most ``window_seconds`` of event time) and, once per closed minute,
+  ``signals(now)`` measures how coordinated the window looks:
+
+  ============================  ==============================================
+  ``posts_per_author``          posts / distinct accounts (supporting only)
+  ``young_accounts``            share of accounts (known age) created within
+                                ``young_account_days`` of their post
+  ``near_duplicates``           share of posts in near-duplicate clusters of
+                                normalised text (MinHash + LSH banding)
+  ``synchronized``              share of original posts in ``sync_bin_seconds``
+                                bins holding a burst of distinct accounts,
+                                over at least ``sync_min_bins`` bins
+  ``identical_tag_sets``        share of original posts whose full tag set
+                                (>= ``tag_set_min_tags`` tags) is used by
+                                >= ``tag_set_min_accounts`` accounts
+  ``repost_ring``               share of posts that are reposts inside a
+                                closed group of accounts reposting each other
+  ============================  ==============================================
+
+  A window is ``coordinated`` when at least ``min_strong_signals`` strong
+  signals trip, one of them behavioural (young accounts, synchronized
+  posting or a repost ring), and the weighted score reaches ``min_score``:
+  one odd signal (a popular tag combination, a few young accounts) is not a
+  campaign, and neither is an organic crowd copy-pasting one slogan.
+
+* ``CampaignDetector`` — the global stage.  Per closed minute it reads the
+  ``TagMinute`` of every active tag, runs one ``Episode`` per coordinated tag
+  and names the watched tags it targets: by co-occurrence (the campaign's posts
+  carry the watched tag) or by counter-surge (both surge and at most
+  ``counter_surge_overlap`` of the smaller author set, over the recent window,
+  is in the other).
+
+>>> window = CoordinationWindow()
+>>> for i in range(40):
+...     window.add(TagHit(key="push", surface="push", post_id=str(i), author=f"bot{i}",
+...                       created_at=1000.0 + (i % 4) * 60 + i % 3, platform="twitter",
+...                       text=f"ادعوا لاخوانكم المجاهدين في الفلوجه الان {i % 2}",
+...                       cotags=("a", "b"), author_created_at=1000.0 - 86400))
+>>> s = window.signals(now=1300.0)
+>>> s["coordinated"], sorted(s["tripped"])
+(True, ['identical_tag_sets', 'near_duplicates', 'synchronized', 'young_accounts'])
+>>> s["templates"][0]["posts"]
+40
+"""
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from detectors.alerts import Alert, Episode
+from detectors.records import TagHit, TagMinute
+from detectors.text import canonical_key, normalize_text
+from detectors.windows import KMV, jaccard
+
+DAY = 86400.0
+TEMPLATE_CHARS = 200
+KMV_K = 64  # the tag stage's author sketch size (TagMinute.author_hashes)
+SAMPLE_POST_IDS = 5
+
+# Weight of each signal in the coordination score.  Reposting inside a closed
+# ring and shared templates are the hardest to produce organically; posts per
+# author only supports the others (heavy users are normal in any trend).
+SIGNAL_WEIGHTS = {
+    "posts_per_author": 0.5,
+    "young_accounts": 1.0,
+    "near_duplicates": 1.25,
+    "synchronized": 1.0,
+    "identical_tag_sets": 0.75,
+    "repost_ring": 1.25,
+}
+STRONG_SIGNALS = frozenset(SIGNAL_WEIGHTS) - {"posts_per_author"}
+# Copy-pasted text and tag blocks alone are also what an organic movement
+# quoting a statement looks like (Iraqis adopted al-Abadi's tweet as their
+# slogan in 2016); a campaign must also show in who posts, or when.
+BEHAVIOURAL_SIGNALS = frozenset({"young_accounts", "synchronized", "repost_ring"})
+# A signal far above its threshold counts at most this many times its weight,
+# so one extreme signal cannot stand in for a second one.
+MAX_SIGNAL_RATIO = 2.0
+
+
+@dataclass(slots=True)
+class CampaignConfig:
+    window_seconds: float = 900.0
+    max_hits: int = 3000
+    min_support: int = 20            # posts/accounts a share needs before it may trip
+    posts_per_author: float = 2.0
+    young_account_days: float = 30.0
+    young_share: float = 0.5
+    num_perm: int = 64
+    shingle_words: int = 2
+    min_text_words: int = 5          # shorter texts ("#tag", "الله اكبر") say nothing
+    near_dup_jaccard: float = 0.5
+    near_dup_share: float = 0.35
+    template_min_posts: int = 3
+    sync_bin_seconds: float = 5.0
+    sync_min_accounts: int = 5
+    sync_min_bins: int = 3
+    sync_baseline_bins: int = 12     # neighbours on each side giving a bin's local rate
+    sync_share: float = 0.25
+    tag_set_min_tags: int = 2
+    tag_set_min_accounts: int = 10
+    tag_set_share: float = 0.5
+    ring_min_accounts: int = 3
+    repost_ring_share: float = 0.15
+    min_strong_signals: int = 2
+    min_score: float = 2.5
+    top_n: int = 10
+    fire_after: int = 2
+    resolve_after: int = 10          # a push pausing between bursts is still one episode
+    target_min_share: float = 0.05
+    pusher_min_share: float = 0.3    # of a flooded watched tag's window, for its top unwatched cotag
+    counter_surge_overlap: float = 0.1
+    counter_surge_min_authors: int = 20
+
+
+class _WindowHit(NamedTuple):
+    created_at: float
+    author: str
+    post_id: str
+    young: bool | None
+    text: str                  # normalised; "" for reposts (their text is the original's)
+    tags: tuple[str, ...]      # sorted canonical keys of all the post's tags
+    repost_of: str | None
+
+
+class _Text:
+    """A distinct normalised text of the window: how many hits hold it, one raw
+    example, and its MinHash signature (None when too short to compare)."""
+
+    __slots__ = ("refs", "example", "signature")
+
+    def __init__(self, example: str, signature: np.ndarray | None):
+        self.refs = 0
+        self.example = example
+        self.signature = signature
+
+
+@functools.lru_cache(maxsize=8)
+def _minhash_seed(num_perm: int) -> MinHash:
+    # Building the permutations is most of a MinHash's construction cost.
+    return MinHash(num_perm=num_perm, seed=1)
+
+
+@functools.lru_cache(maxsize=8)
+def _lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
+def _signature(words: list[str], config: CampaignConfig) -> np.ndarray:
+    k = config.shingle_words
+    shingles = {" ".join(words[i:i + k]).encode() for i in range(len(words) - k + 1)}
+    seed = _minhash_seed(config.num_perm)
+    minhash = MinHash(num_perm=config.num_perm, permutations=seed.permutations, scheme=seed.scheme)
+    minhash.update_batch(list(shingles))
+    return minhash.hashvalues
+
+
+@functools.lru_cache(maxsize=8)
+def _band_mixers(rows: int) -> np.ndarray:
+    # Odd 64-bit multipliers fold a band's ``rows`` values into one key.
+    return np.random.default_rng(rows).integers(1, 1 << 63, rows, dtype=np.uint64) | np.uint64(1)
+
+
+def _near_duplicate_labels(signatures: np.ndarray, threshold: float, num_perm: int) -> np.ndarray:
+    """Cluster MinHash signatures: texts sharing an LSH band are candidates, the
+    estimated Jaccard confirms them, and clusters are the connected components.
+    Returns a cluster label per row."""
+    n = len(signatures)
+    bands, rows = _lsh_bands(threshold, num_perm)
+    band_keys = signatures[:, :bands * rows].reshape(n, bands, rows).astype(np.uint64) @ _band_mixers(rows)
+    positions = np.arange(n)
+    left, right = [], []
+    for keys in band_keys.T:
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        starts = np.r_[True, ordered[1:] != ordered[:-1]]
+        leader = order[np.maximum.accumulate(np.where(starts, positions, 0))]
+        member = leader != order
+        left.append(leader[member])
+        right.append(order[member])
+    # The same pair usually meets in several bands: check it once.
+    pairs = np.unique(np.concatenate(left) * n + np.concatenate(right))
+    left, right = pairs // n, pairs % n
+    similar = (signatures[left] == signatures[right]).mean(axis=1) >= threshold
+    graph = coo_matrix((np.ones(int(similar.sum())), (left[similar], right[similar])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components, iteratively (no recursion limit)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(graph.get(root, ())))]
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(graph.get(child, ()))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    components.append(component)
+    return components
+
+
+def _signal(name: str, value: float, threshold: float, support: int, config: CampaignConfig,
+            trips: bool = True, **details) -> dict:
+    tripped = bool(trips and support >= config.min_support and value >= threshold)
+    return {"value": round(value, 4), "threshold": threshold, "tripped": tripped,
+            "weight": SIGNAL_WEIGHTS[name], "support": support, **details}
+
+
+def _ranked(counts: Counter, n: int) -> list[list]:
+    return [[item, count] for item, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+class CoordinationWindow:
+    """Sliding, bounded window of one surging tag's hits and its coordination
+    signals.  Memory is capped at ``max_hits`` hits (oldest dropped first)."""
+
+    def __init__(self, config: CampaignConfig | None = None):
+        self.config = config or CampaignConfig()
+        self.key: str | None = None
+        self._hits: deque[_WindowHit] = deque()
+        self._texts: dict[str, _Text] = {}
+        self._latest = -math.inf
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def add(self, hit: TagHit) -> None:
+        config = self.config
+        if hit.created_at < self._latest - config.window_seconds:
+            return  # too late: it would be evicted at once
+        self.key = self.key or hit.key
+        young = None
+        if hit.author_created_at is not None:
+            young = hit.created_at - hit.author_created_at <= config.young_account_days * DAY
+        text = "" if hit.repost_of else normalize_text(hit.text)
+        self._append(_WindowHit(hit.created_at, hit.author, hit.post_id, young, text,
+                                tuple(sorted({hit.key, *hit.cotags})), hit.repost_of),
+                     hit.text[:TEMPLATE_CHARS])
+
+    def _append(self, item: _WindowHit, example: str) -> None:
+        if item.text:
+            entry = self._texts.get(item.text)
+            if entry is None:
+                words = item.text.split()
+                signature = _signature(words, self.config) if len(words) >= self.config.min_text_words else None
+                entry = self._texts[item.text] = _Text(example, signature)
+            entry.refs += 1
+        self._hits.append(item)
+        self._latest = max(self._latest, item.created_at)
+        while len(self._hits) > self.config.max_hits:
+            self._pop_oldest()
+        self._evict(self._latest - self.config.window_seconds)
+
+    def _evict(self, cutoff: float) -> None:
+        # Arrival order is close to event order; a straggler leaves a bit late.
+        while self._hits and self._hits[0].created_at < cutoff:
+            self._pop_oldest()
+
+    def _pop_oldest(self) -> None:
+        text = self._hits.popleft().text
+        if text:
+            entry = self._texts[text]
+            entry.refs -= 1
+            if not entry.refs:
+                del self._texts[text]
+
+    def signals(self, now: float) -> dict:
+        """The coordination signals of the window ending at event time ``now``."""
+        config = self.config
+        self._evict(now - config.window_seconds)
+        hits = list(self._hits)
+        originals = [h for h in hits if not h.repost_of]
+        by_author = Counter(h.author for h in hits)
+
+        signals = {
+            "posts_per_author": _signal(
+                "posts_per_author", len(hits) / max(len(by_author), 1), config.posts_per_author,
+                len(hits), config),
+            "young_accounts": self._young_accounts(hits),
+        }
+        signals["near_duplicates"], templates, template_texts = self._near_duplicates(originals)
+        signals["synchronized"] = self._synchronized(originals)
+        signals["identical_tag_sets"] = self._identical_tag_sets(originals)
+        signals["repost_ring"] = self._repost_ring(hits)
+
+        tripped = [name for name, s in signals.items() if s["tripped"]]
+        score = sum(s["weight"] * min(s["value"] / s["threshold"], MAX_SIGNAL_RATIO)
+                    for s in signals.values() if s["tripped"])
+        strong = sum(1 for name in tripped if name in STRONG_SIGNALS)
+        cotags = Counter(tag for h in hits for tag in h.tags if tag != self.key)
+        samples = [h.post_id for h in hits if h.text in template_texts][:SAMPLE_POST_IDS]
+        return {
+            "window_start": max(now - config.window_seconds, min((h.created_at for h in hits), default=now)),
+            "window_end": now,
+            "posts": len(hits),
+            "accounts": len(by_author),
+            "signals": signals,
+            "tripped": tripped,
+            "score": round(score, 4),
+            "coordinated": (len(hits) >= config.min_support and strong >= config.min_strong_signals
+                            and score >= config.min_score and not BEHAVIOURAL_SIGNALS.isdisjoint(tripped)),
+            "driving_accounts": _ranked(by_author, config.top_n),
+            "templates": templates,
+            "cotags": _ranked(cotags, config.top_n),
+            "sample_post_ids": samples or [h.post_id for h in hits[-SAMPLE_POST_IDS:]],
+        }
+
+    def _young_accounts(self, hits: list[_WindowHit]) -> dict:
+        # An account counts as young if any of its posts came soon after it was created.
+        young_by_author: dict[str, bool] = {}
+        for h in hits:
+            if h.young is not None:
+                young_by_author[h.author] = young_by_author.get(h.author, False) or h.young
+        known = len(young_by_author)
+        young = sum(young_by_author.values())
+        return _signal("young_accounts", young / known if known else 0.0, self.config.young_share,
+                       known, self.config, young=young)
+
+    def _near_duplicates(self, originals: list[_WindowHit]) -> tuple[dict, list[dict], set[str]]:
+        config = self.config
+        posts_by_text: Counter[str] = Counter()
+        authors_by_text: dict[str, set[str]] = defaultdict(set)
+        for h in originals:
+            if h.text and self._texts[h.text].signature is not None:
+                posts_by_text[h.text] += 1
+                authors_by_text[h.text].add(h.author)
+        texts = list(posts_by_text)
+        clusters: dict[int, list[str]] = defaultdict(list)
+        if texts:
+            signatures = np.stack([self._texts[t].signature for t in texts])
+            labels = _near_duplicate_labels(signatures, config.near_dup_jaccard, config.num_perm)
+            for text, label in zip(texts, labels.tolist()):
+                clusters[label].append(text)
+        templates = []
+        for members in clusters.values():
+            posts = sum(posts_by_text[t] for t in members)
+            accounts = len(set().union(*(authors_by_text[t] for t in members)))
+            if posts >= config.template_min_posts and accounts >= 2:
+                commonest = max(members, key=lambda t: (posts_by_text[t], t))
+                templates.append({"text": self._texts[commonest].example, "posts": posts,
+                                  "accounts": accounts, "variants": len(members), "members": members})
+        templates.sort(key=lambda t: (-t["posts"], t["text"]))
+        eligible = sum(posts_by_text.values())
+        duplicated = sum(t["posts"] for t in templates)
+        shown = templates[:config.top_n]
+        sample_texts = set(shown[0]["members"]) if shown else set()
+        for template in shown:
+            del template["members"]
+        signal = _signal("near_duplicates", duplicated / eligible if eligible else 0.0,
+                         config.near_dup_share, eligible, config, clusters=len(templates))
+        return signal, shown, sample_texts
+
+    def _synchronized(self, originals: list[_WindowHit]) -> dict:
+        # A burst is judged against the tag's own local rate (median of the
+        # neighbouring bins) so a fast organic trend is not "synchronized".
+        # Reposts are left out: an organic viral post is reposted in bursts too.
+        config = self.config
+        authors_by_bin: dict[int, set[str]] = defaultdict(set)
+        posts_by_bin: Counter[int] = Counter()
+        for h in originals:
+            b = int(h.created_at // config.sync_bin_seconds)
+            authors_by_bin[b].add(h.author)
+            posts_by_bin[b] += 1
+        span = config.sync_baseline_bins
+        first, last = min(authors_by_bin, default=0), max(authors_by_bin, default=0)
+        burst_bins = burst_posts = largest = 0
+        for b, authors in authors_by_bin.items():
+            if len(authors) < config.sync_min_accounts:
+                continue
+            # Only bins inside the window: outside it is unknown, not quiet.
+            neighbours = [len(authors_by_bin.get(n, ()))
+                          for n in range(max(first, b - span), min(last, b + span) + 1) if n != b]
+            local = statistics.median(neighbours) if neighbours else 0.0
+            if len(authors) >= max(config.sync_min_accounts, local + 4.0 * math.sqrt(local + 1.0)):
+                burst_bins += 1
+                burst_posts += posts_by_bin[b]
+                largest = max(largest, len(authors))
+        return _signal("synchronized", burst_posts / len(originals) if originals else 0.0,
+                       config.sync_share, len(originals), config,
+                       trips=burst_bins >= config.sync_min_bins, bursts=burst_bins, largest_burst=largest)
+
+    def _identical_tag_sets(self, originals: list[_WindowHit]) -> dict:
+        config = self.config
+        authors_by_set: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        posts_by_set: Counter[tuple[str, ...]] = Counter()
+        for h in originals:
+            if len(h.tags) >= config.tag_set_min_tags:
+                authors_by_set[h.tags].add(h.author)
+                posts_by_set[h.tags] += 1
+        shared = {tags: len(a) for tags, a in authors_by_set.items() if len(a) >= config.tag_set_min_accounts}
+        posts = sum(posts_by_set[tags] for tags in shared)
+        top = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        return _signal("identical_tag_sets", posts / len(originals) if originals else 0.0,
+                       config.tag_set_share, len(originals), config,
+                       tag_sets=[{"tags": list(tags), "accounts": n} for tags, n in top])
+
+    def _repost_ring(self, hits: list[_WindowHit]) -> dict:
+        config = self.config
+        author_of = {h.post_id: h.author for h in hits}
+        graph: dict[str, set[str]] = defaultdict(set)
+        edges = []
+        for h in hits:
+            source = author_of.get(h.repost_of) if h.repost_of else None
+            if source is not None and source != h.author:
+                graph[h.author].add(source)
+                edges.append((h.author, source))
+        ring_of: dict[str, int] = {}
+        rings = [c for c in _strongly_connected(graph) if len(c) >= config.ring_min_accounts]
+        for i, ring in enumerate(rings):
+            ring_of.update(dict.fromkeys(ring, i))
+        inside = sum(1 for a, b in edges if a in ring_of and ring_of[a] == ring_of.get(b))
+        rings.sort(key=lambda ring: (-len(ring), min(ring)))
+        return _signal("repost_ring", inside / len(hits) if hits else 0.0, config.repost_ring_share,
+                       len(hits), config,
+                       rings=[{"accounts": len(r), "members": sorted(r)[:config.top_n]} for r in rings[:3]])
+
+    def to_state(self) -> dict:
+        return {
+            "config": asdict(self.config),
+            "key": self.key,
+            "hits": [list(h) for h in self._hits],
+            "examples": {text: entry.example for text, entry in self._texts.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "CoordinationWindow":
+        window = cls(CampaignConfig(**state["config"]))
+        window.key = state["key"]
+        examples = state["examples"]
+        for created_at, author, post_id, young, text, tags, repost_of in state["hits"]:
+            window._append(_WindowHit(created_at, author, post_id, young, text, tuple(tags), repost_of),
+                           examples.get(text, ""))
+        return window
+
+
+def _containment(a: list[int], b: list[int]) -> float:
+    """Estimated share of the smaller author set that is also in the other, from
+    KMV sketches.  Jaccard would call a campaign's 300 accounts "disjoint" from an
+    organic crowd of 5000 even if all 300 were in it."""
+    first, second = KMV(KMV_K, a), KMV(KMV_K, b)
+    shared = jaccard(a, b, KMV_K) * first.merge(second).estimate()
+    return min(shared / max(min(first.estimate(), second.estimate()), 1.0), 1.0)
+
+
+_SUMMARY_PHRASES = {
+    "young_accounts": "{:.0%} young",
+    "near_duplicates": "{:.0%} near-duplicate texts",
+    "synchronized": "{:.0%} in synchronized bursts",
+    "identical_tag_sets": "{:.0%} with identical tag sets",
+    "repost_ring": "{:.0%} reposts inside a ring",
+    "posts_per_author": "{:.1f} posts per account",
+}
+
+
+class _Push(NamedTuple):
+    """A tag under a coordinated push in one minute."""
+
+    display: str
+    minute: TagMinute | None          # the pushed tag's own summary, if it is active
+    coordination: dict                # the signals the decision rests on,
+    targets: list[tuple[str, dict]]   # (key, evidence entry) of each targeted watched tag
+    measured_on: str                  # and the tag whose window they were measured on
+
+
+class CampaignDetector:
+    """Raises one ``counter_campaign`` alert per coordinated-push episode and
+    names the watched tags it targets.  ``watched`` holds display tags."""
+
+    def __init__(self, watched: Iterable[str] = (), config: CampaignConfig | None = None):
+        self.config = config or CampaignConfig()
+        self.watched = {canonical_key(tag): tag if tag.startswith("#") else "#" + tag for tag in watched}
+        self.episodes: dict[str, Episode] = {}
+        # Per-minute author sketches of surging and watched tags, for counter-surge overlap.
+        self.author_minutes: dict[str, deque[tuple[float, list[int]]]] = {}
+        # Watched tags flooded by a coordinated push, until when their windows may still hold it.
+        self.hijacked_until: dict[str, float] = {}
+
+    def on_minute(self, minute: float, summaries: list[TagMinute]) -> list[Alert]:
+        by_key = {s.key: s for s in summaries}
+        self._remember_authors(minute, summaries)
+        coordinated = {s.key: s for s in summaries
+                       if s.surging and s.coordination and s.coordination["coordinated"]}
+        pushes = self._pushes(minute, coordinated, by_key)
+        alerts = []
+        for key, push in pushes.items():
+            episode = self.episodes.get(key)
+            if episode is None:
+                episode = self.episodes[key] = Episode(
+                    "counter_campaign", key, self.config.fire_after, self.config.resolve_after)
+            found = [target for _, target in push.targets]
+            alert = episode.update(
+                at=minute, active=True, calm=False, score=push.coordination["score"],
+                subject=push.display, observed=push.minute.posts if push.minute else 0,
+                expected=push.minute.expected if push.minute else 0.0,
+                summary=self._summary(push.display, push.coordination, found),
+                related=[t["tag"] for t in found],
+                evidence=self._evidence(push, found, by_key),
+                severity="critical" if found else "warning")
+            if alert:
+                alerts.append(alert)
+        for key, episode in list(self.episodes.items()):
+            if key not in pushes:
+                summary = by_key.get(key)
+                alert = episode.update(at=minute, active=False, calm=True,
+                                       observed=summary.posts if summary else 0,
+                                       expected=summary.expected if summary else 0.0,
+                                       summary=f"Coordinated push on {episode.subject} has ended")
+                if alert:
+                    alerts.append(alert)
+            if not episode.firing and not episode.streak:
+                del self.episodes[key]
+        return alerts
+
+    def _pushes(self, minute: float, coordinated: dict[str, TagMinute],
+                by_key: dict[str, TagMinute]) -> dict[str, "_Push"]:
+        """The tags under a coordinated push this minute, with their evidence.
+
+        A push that carries a watched tag floods that tag's window too, for as
+        long as the window holds its posts: the watched tag is then the target,
+        named in the pusher's alert, not a campaign of its own.  When only the
+        watched tag's window saw the push (the pushing tag started surging after
+        its first burst, say), the push is credited to the watched tag's top
+        unwatched cotag, on the watched tag's evidence."""
+        pushes: dict[str, _Push] = {}
+        hijacked: set[str] = set()
+        for key, summary in coordinated.items():
+            if key not in self.watched:
+                targets = self._targets(summary, by_key)
+                pushes[key] = _Push(summary.display, summary, summary.coordination, targets, summary.display)
+                hijacked.update(k for k, target in targets if target["relation"] == "co-occurs")
+        for key, summary in coordinated.items():
+            if key not in self.watched or key in hijacked:
+                continue
+            coordination = summary.coordination
+            pusher, share = next(((k, n / max(coordination["posts"], 1)) for k, n in coordination["cotags"]
+                                  if k not in self.watched), (None, 0.0))
+            if pusher is not None and share >= self.config.pusher_min_share:
+                hijacked.add(key)
+                if pusher not in pushes:
+                    pushing = by_key.get(pusher)
+                    target = {"tag": summary.display, "relation": "co-occurs", "overlap": round(share, 4)}
+                    pushes[pusher] = _Push(pushing.display if pushing else "#" + pusher, pushing,
+                                           coordination, [(key, target)], summary.display)
+            elif key not in self.hijacked_until:
+                pushes[key] = _Push(summary.display, summary, coordination,
+                                    self._targets(summary, by_key), summary.display)
+        self.hijacked_until.update(dict.fromkeys(hijacked, minute + self.config.window_seconds))
+        self.hijacked_until = {k: until for k, until in self.hijacked_until.items() if until > minute}
+        return pushes
+
+    def _remember_authors(self, minute: float, summaries: list[TagMinute]) -> None:
+        for s in summaries:
+            if s.surging or s.key in self.watched:
+                self.author_minutes.setdefault(s.key, deque()).append((s.minute, list(s.author_hashes)))
+        cutoff = minute - self.config.window_seconds
+        for key, minutes in list(self.author_minutes.items()):
+            while minutes and minutes[0][0] < cutoff:
+                minutes.popleft()
+            if not minutes:
+                del self.author_minutes[key]
+
+    def _recent_authors(self, key: str) -> list[int]:
+        merged = set().union(*(hashes for _, hashes in self.author_minutes.get(key, ())))
+        return sorted(merged)[:KMV_K]
+
+    def _targets(self, summary: TagMinute, by_key: dict[str, TagMinute]) -> list[tuple[str, dict]]:
+        """(canonical key, evidence entry) of each watched tag the coordinated tag targets."""
+        config = self.config
+        coordination = summary.coordination
+        # The window's top cotags, and the tag stage's for the minute in case a
+        # watched tag is just below the window's top N.
+        window_cotags, minute_cotags = dict(coordination["cotags"]), dict(summary.cotags)
+        pushed_authors = None
+        targets = []
+        for key, display in self.watched.items():
+            if key == summary.key:
+                continue
+            share = max(window_cotags.get(key, 0) / max(coordination["posts"], 1),
+                        minute_cotags.get(key, 0) / max(summary.posts, 1))
+            if share >= config.target_min_share:
+                targets.append((key, {"tag": display, "relation": "co-occurs", "overlap": round(share, 4)}))
+                continue
+            watched = by_key.get(key)
+            if watched is None or not watched.surging:
+                continue
+            pushed_authors = pushed_authors if pushed_authors is not None else self._recent_authors(summary.key)
+            watched_authors = self._recent_authors(key)
+            if min(len(pushed_authors), len(watched_authors)) < config.counter_surge_min_authors:
+                continue  # too few accounts for an overlap to mean anything
+            overlap = _containment(pushed_authors, watched_authors)
+            if overlap < config.counter_surge_overlap:
+                targets.append((key, {"tag": display, "relation": "counter-surge", "overlap": round(overlap, 4)}))
+        return targets
+
+    @staticmethod
+    def _summary(display: str, coordination: dict, targets: list[dict]) -> str:
+        facts = [f"{coordination['accounts']} accounts"] + [
+            _SUMMARY_PHRASES[name].format(coordination["signals"][name]["value"])
+            for name in _SUMMARY_PHRASES if name in coordination["tripped"]]
+        text = f"Coordinated push on {display} ({', '.join(facts)})"
+        if targets:
+            text += " targeting " + ", ".join(t["tag"] for t in targets)
+        return text
+
+    def _evidence(self, push: "_Push", targets: list[dict], by_key: dict[str, TagMinute]) -> dict:
+        def display(key: str) -> str:
+            return by_key[key].display if key in by_key else self.watched.get(key, "#" + key)
+
+        coordination = push.coordination
+        return {
+            "measured_on": push.measured_on,
+            "signals": {name: {k: s[k] for k in ("value", "threshold", "tripped")}
+                        for name, s in coordination["signals"].items()},
+            "tripped": coordination["tripped"],
+            "accounts": coordination["accounts"],
+            "posts_in_window": coordination["posts"],
+            "driving_accounts": [{"author": a, "posts": n} for a, n in coordination["driving_accounts"]],
+            "templates": [{"text": t["text"][:TEMPLATE_CHARS], "posts": t["posts"], "accounts": t["accounts"]}
+                          for t in coordination["templates"]],
+            "cotags": [{"tag": display(k), "posts": n} for k, n in coordination["cotags"]],
+            "sample_post_ids": coordination["sample_post_ids"],
+            "targets": targets,
+        }
+
+    def to_state(self) -> dict:
+        return {
+            "config": asdict(self.config),
+            "watched": list(self.watched.values()),
+            "episodes": {key: ep.to_state() for key, ep in self.episodes.items()},
+            "author_minutes": {key: [[m, h] for m, h in minutes] for key, minutes in self.author_minutes.items()},
+            "hijacked_until": self.hijacked_until,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "CampaignDetector":
+        detector = cls(state["watched"], CampaignConfig(**state["config"]))
+        detector.episodes = {key: Episode.from_state(ep) for key, ep in state["episodes"].items()}
+        detector.author_minutes = {key: deque((m, list(h)) for m, h in minutes)
+                                   for key, minutes in state["author_minutes"].items()}
+        detector.hijacked_until = dict(state["hijacked_until"])
+        return detector
