@@ -37,7 +37,6 @@ class DetectorConfig:
     watched: list[str] = field(default_factory=list)
     official: list[str] = field(default_factory=list)
     platform_shards: int = 4
-    summary_lateness_minutes: int = 2
     tags: TagStageConfig = field(default_factory=TagStageConfig)
     outage: OutageConfig = field(default_factory=OutageConfig)
     variants: VariantConfig = field(default_factory=VariantConfig)
@@ -60,7 +59,7 @@ class DetectorConfig:
                 if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
                     raise ValueError(f"{name} must be a list of hashtags")
                 setattr(cfg, name, [t if t.startswith("#") else "#" + t for t in value])
-            elif name in ("platform_shards", "summary_lateness_minutes"):
+            elif name == "platform_shards":
                 setattr(cfg, name, int(value))
             else:
                 raise ValueError(f"unknown setting {name!r}")

@@ -4,8 +4,8 @@ Kafka pipeline is held to.
 The stages and calls are exactly those the Faust agents make
 (``streams/app.py``), in the same order per record:
 
-    post ─► hits_of ─► TagStage.on_hit … advance ─► SummaryStage.on_tag_minute
-         └► PlatformShardCounter.on_post … advance ─► PlatformStage.on_shard_minute
+    post ─► hits_of ─► TagStage.on_hit … advance ─► SummaryStage.on_batch
+         └► PlatformShardCounter.on_post … advance ─► PlatformStage.on_batch
 
 Here every stage sees one partition (0); in the worker each partition keeps
 its own watermark.
@@ -34,15 +34,16 @@ from detectors.variants import VariantGrouper
 from detectors.windows import MINUTE
 
 
-def build_stages(config: DetectorConfig, tag_states=None, shard_states=None):
+def build_stages(config: DetectorConfig, partitions: int = 1, tag_states=None, shard_states=None):
     """The four stages, configured; shared by the backtest and the worker (which
-    passes its tables as the keyed stages' state mappings)."""
+    has ``partitions`` input partitions and passes its tables as the keyed
+    stages' state mappings)."""
     tags = TagStage(config.tags, tag_states)
     shards = PlatformShardCounter(config.tags.allowed_lateness, config.platform_shards, shard_states)
-    platforms = PlatformStage(OutageDetector(config.outage), config.summary_lateness_minutes)
+    platforms = PlatformStage(OutageDetector(config.outage), partitions)
     summaries = SummaryStage(VariantGrouper(config.official, config.variants),
                              CampaignDetector(config.watched + config.official, config.campaign),
-                             config.summary_lateness_minutes)
+                             partitions)
     return tags, shards, platforms, summaries
 
 
@@ -74,14 +75,18 @@ class Pipeline:
             alerts.extend(self.tags.on_hit(hit))
         alerts.extend(self._after_tags(*self.tags.advance()))
         self.shards.on_post(post.platform, post.created_at, post.author, source, offset)
-        for record in self.shards.advance():
-            alerts.extend(self.platforms.on_shard_minute(record))
+        alerts.extend(self._after_shards(self.shards.advance()))
         return alerts
 
     def _after_tags(self, alerts: list[Alert], minutes) -> list[Alert]:
-        for summary in minutes:
-            alerts.extend(self.summaries.on_tag_minute(summary))
+        if minutes or self.tags.progress() > self.summaries.gate.progress.get(0, -math.inf):
+            alerts.extend(self.summaries.on_batch(0, self.tags.progress(), minutes))
         return alerts
+
+    def _after_shards(self, records) -> list[Alert]:
+        if records or self.shards.progress() > self.platforms.gate.progress.get(0, -math.inf):
+            return self.platforms.on_batch(0, self.shards.progress(), records)
+        return []
 
     def finish(self) -> list[Alert]:
         """End of input: close every open window and judge every pending minute."""
@@ -89,8 +94,7 @@ class Pipeline:
             return []
         end = self.max_event_time + self.config.tags.allowed_lateness + 2 * MINUTE
         alerts = self._after_tags(*self.tags.advance_to(end))
-        for record in self.shards.advance_to(end):
-            alerts.extend(self.platforms.on_shard_minute(record))
+        alerts.extend(self._after_shards(self.shards.advance_to(end)))
         alerts.extend(self.platforms.flush())
         alerts.extend(self.summaries.flush())
         return alerts

@@ -4,7 +4,7 @@ Every post is counted once in a *shard* of its platform (``platform/N``, N from
 the author's hash) so a huge platform spreads over partitions.  A shard closes
 its minutes on its partition's watermark and reports ``PlatformMinute``
 records.  The platform stage gathers the shards' minutes, closes a minute once
-event time is ``lateness_minutes`` past it, zero-fills minutes nobody reported
+every partition has closed it, zero-fills minutes nobody reported
 (a gap in event time is exactly what an ingest stall looks like) and feeds the
 outage detector one minute at a time, in order.
 
@@ -22,7 +22,7 @@ from collections.abc import MutableMapping
 from detectors.alerts import Alert
 from detectors.outage import OutageDetector
 from detectors.records import PlatformMinute
-from detectors.windows import KMV, MINUTE, minute_of, stable_hash
+from detectors.windows import KMV, MINUTE, MinuteGate, Watermark, minute_of, stable_hash
 
 
 def shard_key(platform: str, author: str, shards: int) -> str:
@@ -62,7 +62,7 @@ class PlatformShardCounter:
         self.allowed_lateness = allowed_lateness
         self.shards = shards
         self.states: MutableMapping[str, ShardState] = states if states is not None else {}
-        self.max_event_time: dict[int, float] = {}
+        self.watermarks: dict[int, Watermark] = {}
         self.pending: dict[int, set[str]] = {}
         self.dirty: set[str] = set()
         self.late_posts = 0
@@ -70,14 +70,18 @@ class PlatformShardCounter:
         self._closed_before: dict[int, float] = {}
 
     def watermark(self, partition: int = 0) -> float:
-        return self.max_event_time.get(partition, -math.inf) - self.allowed_lateness
+        mark = self.watermarks.get(partition)
+        return mark.value() if mark is not None else -math.inf
 
     def on_post(self, platform: str, created_at: float, author: str, source: int = 0,
                 offset: int = -1, partition: int = 0) -> None:
         if created_at < self.watermark(partition):
             self.late_posts += 1
             return
-        self.max_event_time[partition] = max(self.max_event_time.get(partition, -math.inf), created_at)
+        mark = self.watermarks.get(partition)
+        if mark is None:
+            mark = self.watermarks[partition] = Watermark(self.allowed_lateness)
+        mark.observe(source, created_at)
         key = shard_key(platform, author, self.shards)
         state = self.states.get(key)
         if state is None:
@@ -100,7 +104,7 @@ class PlatformShardCounter:
         self.dirty.add(key)
 
     def advance(self, partition: int = 0) -> list[PlatformMinute]:
-        close_before = minute_of(self.watermark(partition)) if partition in self.max_event_time else -math.inf
+        close_before = minute_of(self.watermark(partition)) if partition in self.watermarks else -math.inf
         out: list[PlatformMinute] = []
         if close_before <= self._closed_before.get(partition, -math.inf):
             return out
@@ -118,43 +122,49 @@ class PlatformShardCounter:
         return out
 
     def advance_to(self, event_time: float, partition: int = 0) -> list[PlatformMinute]:
-        if event_time > self.max_event_time.get(partition, -math.inf):
-            self.max_event_time[partition] = event_time
+        self.watermarks.setdefault(partition, Watermark(self.allowed_lateness)).advance_to(event_time)
         return self.advance(partition)
+
+    def progress(self, partition: int = 0) -> float:
+        """Every minute of this partition before this time is closed and reported."""
+        return self._closed_before.get(partition, -math.inf)
 
     def rebuild_pending(self) -> None:
         """After recovery from a table: every shard with open minutes is pending again."""
         self.pending.clear()
         self._closed_before.clear()
+        self.watermarks.clear()  # rebuilt by the records that follow
         for key, state in self.states.items():
             if state.open:
-                partition = state.partition
-                self.pending.setdefault(partition, set()).add(key)
-                # the start of its newest minute: a safe lower bound on what was seen
-                self.max_event_time[partition] = max(self.max_event_time.get(partition, -math.inf),
-                                                     max(state.open))
+                self.pending.setdefault(state.partition, set()).add(key)
 
 
 class PlatformStage:
-    """Sums the shards of each platform per minute and runs the outage detector."""
+    """Sums the shards of each platform per minute and runs the outage detector.
 
-    def __init__(self, detector: OutageDetector | None = None, lateness_minutes: int = 2):
+    Shard reports come from several partitions at their own pace; a minute is
+    judged once every partition has closed it (``MinuteGate``), so the result
+    does not depend on how the partitions interleave."""
+
+    def __init__(self, detector: OutageDetector | None = None, sources: int = 1):
         self.detector = detector or OutageDetector()
-        self.lateness = lateness_minutes * MINUTE
+        self.gate = MinuteGate(sources)
         self.buffer: dict[float, dict[str, PlatformMinute]] = {}
         self.next_minute: float | None = None
         self.max_minute = -math.inf
         self.late_minutes = 0
-        self.last_closed: dict[str, int] = {}
 
-    def on_shard_minute(self, record: PlatformMinute) -> list[Alert]:
-        if self.next_minute is not None and record.minute < self.next_minute:
-            self.late_minutes += 1
-            return []
-        # keyed by shard: a replayed report replaces, never adds
-        self.buffer.setdefault(record.minute, {})[record.shard] = record
-        self.max_minute = max(self.max_minute, record.minute)
-        return self.close_until(self.max_minute - self.lateness)
+    def on_batch(self, source: int, progress: float, records: list[PlatformMinute]) -> list[Alert]:
+        """One partition's shard reports and its progress."""
+        for record in records:
+            if self.next_minute is not None and record.minute < self.next_minute:
+                self.late_minutes += 1
+                continue
+            # keyed by shard: a replayed report replaces, never adds
+            self.buffer.setdefault(record.minute, {})[record.shard] = record
+            self.max_minute = max(self.max_minute, record.minute)
+        self.gate.report(source, progress)
+        return self.close_until(self.gate.ready_before() - MINUTE)
 
     def close_until(self, last_minute: float) -> list[Alert]:
         """Judge every minute up to ``last_minute`` (zero-filling silent ones)."""
@@ -166,7 +176,6 @@ class PlatformStage:
             counts: dict[str, int] = {}
             for record in self.buffer.pop(minute, {}).values():
                 counts[record.platform] = counts.get(record.platform, 0) + record.posts
-            self.last_closed = counts
             alerts.extend(self.detector.on_minute(minute, counts))
             minute += MINUTE
             self.next_minute = minute
@@ -180,14 +189,15 @@ class PlatformStage:
         return self.detector.on_silence(now, last_event_at, last)
 
     def to_state(self) -> dict:
-        return {"detector": self.detector.to_state(),
+        return {"detector": self.detector.to_state(), "gate": self.gate.to_state(),
                 "buffer": [[r.to_wire().decode() for r in recs.values()] for recs in self.buffer.values()],
                 "next_minute": self.next_minute,
                 "max_minute": None if self.max_minute == -math.inf else self.max_minute}
 
     @classmethod
-    def from_state(cls, d: dict, lateness_minutes: int = 2) -> "PlatformStage":
-        stage = cls(OutageDetector.from_state(d["detector"]), lateness_minutes)
+    def from_state(cls, d: dict) -> "PlatformStage":
+        stage = cls(OutageDetector.from_state(d["detector"]))
+        stage.gate = MinuteGate.from_state(d["gate"])
         for recs in d["buffer"]:
             for raw in recs:
                 record = PlatformMinute.from_wire(raw.encode())

@@ -205,8 +205,12 @@ class TagHit:
 
     @classmethod
     def from_wire(cls, raw: bytes) -> "TagHit":
+        return cls.from_fields(orjson.loads(raw))
+
+    @classmethod
+    def from_fields(cls, fields: list) -> "TagHit":
         (key, surface, post_id, author, created_at, platform, text, cotags,
-         author_created_at, repost_of, source, offset) = orjson.loads(raw)
+         author_created_at, repost_of, source, offset) = fields
         return cls(key, surface, post_id, author, created_at, platform, text, tuple(cotags),
                    author_created_at, repost_of, source, offset)
 
@@ -257,7 +261,10 @@ class TagMinute:
 
     @classmethod
     def from_wire(cls, raw: bytes) -> "TagMinute":
-        data = orjson.loads(raw)
+        return cls.from_dict(orjson.loads(raw))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TagMinute":
         for name in ("surfaces", "top_authors", "cotags"):
             data[name] = [tuple(pair) for pair in data[name]]
         return cls(**data)

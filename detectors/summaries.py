@@ -1,15 +1,15 @@
 """The summary stage: cross-tag detectors over per-minute tag summaries.
 
 Tag summaries (``TagMinute``) arrive from every tag partition.  This stage
-buffers them by minute, closes a minute once event time is
-``lateness_minutes`` past it, and hands that minute's summaries — sorted by
+buffers them by minute, closes a minute once every tag partition has closed it
+(``MinuteGate``), and hands that minute's summaries — sorted by
 key, so arrival order never matters — to the detectors that need several tags
 at once: variant grouping / fragmentation, counter-campaign decisions (with
 hijack targeting), and the "trending now" board.
 
 >>> from detectors.records import TagMinute
 >>> stage = SummaryStage()
->>> stage.on_tag_minute(TagMinute("k", "#k", 0.0, 30, 25, 1.0, 9.0, True, True))
+>>> stage.on_batch(0, 60.0, [TagMinute("k", "#k", 0.0, 30, 25, 1.0, 9.0, True, True)])
 []
 >>> _ = stage.flush()
 >>> [row["subject"] for row in stage.trending.top(5)]
@@ -24,7 +24,7 @@ from detectors.alerts import Alert
 from detectors.campaign import CampaignDetector
 from detectors.records import TagMinute, format_time
 from detectors.variants import VariantGrouper
-from detectors.windows import MINUTE
+from detectors.windows import MINUTE, MinuteGate
 
 SPARK_MINUTES = 30
 
@@ -70,23 +70,26 @@ class TrendingBoard:
 
 class SummaryStage:
     def __init__(self, variants: VariantGrouper | None = None,
-                 campaigns: CampaignDetector | None = None, lateness_minutes: int = 2):
+                 campaigns: CampaignDetector | None = None, sources: int = 1):
         self.variants = variants or VariantGrouper()
         self.campaigns = campaigns or CampaignDetector()
         self.trending = TrendingBoard()
-        self.lateness = lateness_minutes * MINUTE
+        self.gate = MinuteGate(sources)
         self.buffer: dict[float, dict[str, TagMinute]] = {}
         self.next_minute: float | None = None
         self.max_minute = -math.inf
         self.late_summaries = 0
 
-    def on_tag_minute(self, summary: TagMinute) -> list[Alert]:
-        if self.next_minute is not None and summary.minute < self.next_minute:
-            self.late_summaries += 1
-            return []
-        self.buffer.setdefault(summary.minute, {})[summary.key] = summary
-        self.max_minute = max(self.max_minute, summary.minute)
-        return self.close_until(self.max_minute - self.lateness)
+    def on_batch(self, source: int, progress: float, summaries: list[TagMinute]) -> list[Alert]:
+        """One tag partition's closed-minute summaries and its progress."""
+        for summary in summaries:
+            if self.next_minute is not None and summary.minute < self.next_minute:
+                self.late_summaries += 1
+                continue
+            self.buffer.setdefault(summary.minute, {})[summary.key] = summary
+            self.max_minute = max(self.max_minute, summary.minute)
+        self.gate.report(source, progress)
+        return self.close_until(self.gate.ready_before() - MINUTE)
 
     def close_until(self, last_minute: float) -> list[Alert]:
         alerts: list[Alert] = []
@@ -110,14 +113,15 @@ class SummaryStage:
 
     def to_state(self) -> dict:
         return {"variants": self.variants.to_state(), "campaigns": self.campaigns.to_state(),
+                "gate": self.gate.to_state(),
                 "buffer": [[s.to_wire().decode() for s in by_key.values()] for by_key in self.buffer.values()],
                 "next_minute": self.next_minute,
                 "max_minute": None if self.max_minute == -math.inf else self.max_minute}
 
     @classmethod
-    def from_state(cls, d: dict, lateness_minutes: int = 2) -> "SummaryStage":
-        stage = cls(VariantGrouper.from_state(d["variants"]), CampaignDetector.from_state(d["campaigns"]),
-                    lateness_minutes)
+    def from_state(cls, d: dict) -> "SummaryStage":
+        stage = cls(VariantGrouper.from_state(d["variants"]), CampaignDetector.from_state(d["campaigns"]))
+        stage.gate = MinuteGate.from_state(d["gate"])
         for wires in d["buffer"]:
             for raw in wires:
                 summary = TagMinute.from_wire(raw.encode())

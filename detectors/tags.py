@@ -6,9 +6,9 @@ distinct authors, top authors, sample post ids, co-occurring tags), a sparse
 24-hour history of closed minutes, the emerging model and episode, and — only
 while the tag surges — a ``CoordinationWindow`` computing campaign signals.
 
-Event time drives everything.  Each input partition has a watermark: the
-highest event time seen there minus ``allowed_lateness``.  A hit older than
-the watermark is late (counted, left out of the windows); a minute closes when
+Event time drives everything.  Each partition has a watermark (the slowest
+input source's newest event time minus ``allowed_lateness``, see
+``detectors.windows.Watermark``).  A hit older than the watermark is late (counted, left out of the windows); a minute closes when
 the watermark passes its end.  Both decisions depend only on the order of hits
 within a partition, so the in-process backtest (one partition) and the Kafka
 pipeline give the same windows for in-order input.
@@ -38,7 +38,7 @@ from detectors.alerts import Alert
 from detectors.campaign import CampaignConfig, CoordinationWindow
 from detectors.emerging import EmergingConfig, EmergingDetector, EmergingState
 from detectors.records import TagHit, TagMinute
-from detectors.windows import KMV, MINUTE, TopK, minute_of
+from detectors.windows import KMV, MINUTE, TopK, Watermark, minute_of
 
 HISTORY_MINUTES = 1440
 ACTIVITY_TAU = 3600.0
@@ -158,7 +158,7 @@ class TagStage:
         self.config = config or TagStageConfig()
         self.detector = EmergingDetector(self.config.emerging)
         self.states: MutableMapping[str, TagState] = states if states is not None else {}
-        self.max_event_time: dict[int, float] = {}
+        self.watermarks: dict[int, Watermark] = {}
         self.pending: dict[int, set[str]] = {}
         self.dirty: set[str] = set()
         self.removed: set[str] = set()
@@ -172,15 +172,18 @@ class TagStage:
 
     # -- input -------------------------------------------------------------
     def watermark(self, partition: int = 0) -> float:
-        return self.max_event_time.get(partition, -math.inf) - self.config.allowed_lateness
+        mark = self.watermarks.get(partition)
+        return mark.value() if mark is not None else -math.inf
 
     def on_hit(self, hit: TagHit, partition: int = 0) -> list[Alert]:
         """Apply one hit; may fire an early (partial-minute) emerging alert."""
         if hit.created_at < self.watermark(partition):
             self.late_hits += 1
             return []
-        if hit.created_at > self.max_event_time.get(partition, -math.inf):
-            self.max_event_time[partition] = hit.created_at
+        mark = self.watermarks.get(partition)
+        if mark is None:
+            mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness)
+        mark.observe(hit.source, hit.created_at)
         state = self.states.get(hit.key)
         if state is None:
             state = self._admit(hit.key, partition, hit.created_at)
@@ -247,11 +250,14 @@ class TagStage:
         return self._close_until(partition, self.watermark(partition))
 
     def advance_to(self, event_time: float, partition: int = 0) -> tuple[list[Alert], list[TagMinute]]:
-        """Move the partition's event time forward without a hit (end of input, or a
-        gap in event time seen elsewhere) and close what that passes."""
-        if event_time > self.max_event_time.get(partition, -math.inf):
-            self.max_event_time[partition] = event_time
+        """Move the partition's event time forward without a hit (end of input, or
+        input idle) and close what that passes."""
+        self.watermarks.setdefault(partition, Watermark(self.config.allowed_lateness)).advance_to(event_time)
         return self.advance(partition)
+
+    def progress(self, partition: int = 0) -> float:
+        """Every minute of this partition before this time is closed and reported."""
+        return self._closed_before.get(partition, -math.inf)
 
     def _close_until(self, partition: int, watermark: float) -> tuple[list[Alert], list[TagMinute]]:
         alerts: list[Alert] = []
@@ -365,10 +371,9 @@ class TagStage:
         """After recovery from a table: every tag with work left is pending again."""
         self.pending.clear()
         self._closed_before.clear()
+        self.watermarks.clear()  # rebuilt by the hits that follow
         if self.states:
             self.origin = -math.inf
         for key, state in self.states.items():
             if state.open or state.emerging.episode.firing:
                 self.pending.setdefault(state.partition, set()).add(key)
-            self.max_event_time[state.partition] = max(
-                self.max_event_time.get(state.partition, -math.inf), state.last_seen)

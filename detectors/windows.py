@@ -104,3 +104,91 @@ class TopK:
 
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+class Watermark:
+    """Event-time progress of one stage partition fed by several input partitions.
+
+    Kafka orders records within a partition only, so each input partition
+    (``source``) is tracked on its own and the watermark is the slowest
+    source's newest event time minus the allowed lateness: a record is late
+    only if it is out of order within its own source.  A source that has gone
+    quiet can be ``forget``-ten so it does not hold the others back.
+
+    >>> w = Watermark(lateness=10.0)
+    >>> w.observe(0, 100.0); w.observe(1, 50.0); w.value()
+    40.0
+    >>> w.forget(1); w.value()
+    90.0
+    """
+
+    __slots__ = ("lateness", "newest", "observed")
+
+    def __init__(self, lateness: float):
+        self.lateness = lateness
+        self.newest: dict[int, float] = {}
+        self.observed = float("-inf")  # newest event time of a real record (advance_to aside)
+
+    def observe(self, source: int, event_time: float) -> None:
+        if event_time > self.newest.get(source, float("-inf")):
+            self.newest[source] = event_time
+            if event_time > self.observed:
+                self.observed = event_time
+
+    def value(self) -> float:
+        return min(self.newest.values()) - self.lateness if self.newest else float("-inf")
+
+    def forget(self, source: int) -> None:
+        if len(self.newest) > 1:
+            self.newest.pop(source, None)
+
+    def advance_to(self, event_time: float) -> None:
+        """Every source has (as good as) reached ``event_time``."""
+        for source in list(self.newest) or [0]:
+            self.newest[source] = max(self.newest.get(source, float("-inf")), event_time)
+
+
+class MinuteGate:
+    """When may a downstream stage close a minute?  Every upstream partition
+    reports its progress (the minute before which it has closed everything);
+    a minute is complete once all ``sources`` have passed it.  A partition that
+    stays silent can be ``exclude``-d so it does not block the others (it is
+    included again when it reports).
+
+    >>> gate = MinuteGate(sources=2)
+    >>> gate.report(0, 1200.0); gate.ready_before()   # partition 1 not heard from yet
+    -inf
+    >>> gate.report(1, 900.0); gate.ready_before()
+    900.0
+    >>> gate.exclude(1); gate.ready_before()
+    1200.0
+    """
+
+    __slots__ = ("sources", "progress", "excluded")
+
+    def __init__(self, sources: int = 1, progress: dict | None = None, excluded: set | None = None):
+        self.sources = sources
+        self.progress: dict[int, float] = progress if progress is not None else {}
+        self.excluded: set[int] = excluded if excluded is not None else set()
+
+    def report(self, source: int, closed_before: float) -> None:
+        self.excluded.discard(source)
+        if closed_before > self.progress.get(source, float("-inf")):
+            self.progress[source] = closed_before
+
+    def exclude(self, source: int) -> None:
+        self.excluded.add(source)
+
+    def ready_before(self) -> float:
+        waiting = [self.progress.get(s, float("-inf")) for s in range(self.sources) if s not in self.excluded]
+        if waiting:
+            return min(waiting)
+        return max(self.progress.values()) if self.progress else float("-inf")
+
+    def to_state(self) -> list:
+        return [self.sources, [[s, p] for s, p in self.progress.items()], sorted(self.excluded)]
+
+    @classmethod
+    def from_state(cls, state: list) -> "MinuteGate":
+        sources, progress, excluded = state
+        return cls(sources, {s: p for s, p in progress}, set(excluded))

@@ -17,6 +17,7 @@ import time
 
 import faust
 import orjson
+from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
 from faust.web import Request, Response, View
 
@@ -47,8 +48,48 @@ class StateCodec(codecs.Codec):
         return self.cls.from_state(orjson.loads(raw))
 
 
+class Utf8Codec(codecs.Codec):
+    """Table keys as plain UTF-8, the bytes the input topics are keyed with, so a
+    key's changelog partition is the partition its records arrive on."""
+
+    def _dumps(self, obj: str) -> bytes:
+        return obj.encode()
+
+    def _loads(self, raw: bytes) -> str:
+        return raw.decode()
+
+
+class JsonStateCodec(codecs.Codec):
+    def _dumps(self, obj) -> bytes:
+        return orjson.dumps(obj)
+
+    def _loads(self, raw: bytes):
+        return orjson.loads(raw)
+
+
+codecs.register("rasd-utf8", Utf8Codec())
 codecs.register("rasd-tag-state", StateCodec(TagState))
 codecs.register("rasd-shard-state", StateCodec(ShardState))
+codecs.register("rasd-json", JsonStateCodec())
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """Kafka's default partitioning of a UTF-8 key (murmur2)."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+class KeyedTable(faust.Table):
+    """A table whose changelog partition is computed from the key alone — the
+    same function that routes the key's input records — so it can be written
+    from timers too, and never depends on producer metadata being fresh."""
+
+    def partition_for_key(self, key: str) -> int:
+        return key_partition(key, self.partitions)
+
+
+def serialized_as(codec: str) -> type:
+    """A marker type: Faust tables pick their serializer from ``type._options``."""
+    return type(codec, (), {"_options": type("Options", (), {"serializer": codec})})
 
 settings = Settings()
 detector_config = DetectorConfig.load(settings.detector_config)
@@ -85,18 +126,25 @@ platform_minutes_topic = app.topic(settings.topic_platform_minutes, partitions=1
 # use_partitioner: a tag's changelog partition is the default partitioner's
 # choice for its key, i.e. the same partition its hits arrive on, so tables can
 # be written from timers as well as from the stream.
-tag_table = app.Table("tag-state", partitions=settings.partitions, key_type=str,
-                      value_serializer="rasd-tag-state", use_partitioner=True)
-shard_table = app.Table("platform-shards", partitions=settings.partitions, key_type=str,
-                        value_serializer="rasd-shard-state", use_partitioner=True)
-stage_table = app.Table("global-stages", partitions=1, key_type=str, value_serializer="json",
-                        use_partitioner=True)
+def keyed_table(name: str, partitions: int, value_codec: str) -> KeyedTable:
+    return app.tables.add(KeyedTable(
+        app, name=name, beacon=app.tables.beacon, partitions=partitions,
+        key_type=serialized_as("rasd-utf8"), value_type=serialized_as(value_codec), use_partitioner=True))
 
-tags, shards, platforms, summaries = build_stages(detector_config, tag_states=tag_table,
-                                                  shard_states=shard_table)
+
+tag_table = keyed_table("tag-state", settings.partitions, "rasd-tag-state")
+shard_table = keyed_table("platform-shards", settings.partitions, "rasd-shard-state")
+stage_table = keyed_table("global-stages", 1, "rasd-json")
+
+tags, shards, platforms, summaries = build_stages(detector_config, settings.partitions,
+                                                  tag_states=tag_table, shard_states=shard_table)
 board = AlertBoard()
 # wall-clock time each stage (and tag/shard partition) last received input
 last_wall: dict[str, float] = {}
+# per (topic, source partition): the progress last reported downstream
+last_progress: dict[tuple[str, int], float] = {}
+# per (stage, partition, input source): wall-clock time a record last came from it
+source_wall: dict[tuple[str, int, int], float] = {}
 ingest_watermark = [-math.inf]
 
 
@@ -117,10 +165,16 @@ def persist(table, stage) -> None:
 # -- agents -------------------------------------------------------------------
 @app.agent(posts_topic)
 async def ingest(stream):
-    async for events in stream.take_events(1000, within=0.05):
+    """Validate posts; forward their tag hits and platform counts, batched per
+    destination partition (one message per partition per batch: Kafka's cost is
+    per message, and per-key order within a partition is kept)."""
+    partitions = settings.partitions
+    async for events in stream.take_events(500, within=0.05):
         started = time.perf_counter()
         now = time.time()
         newest = -math.inf
+        hit_batches: dict[int, list] = {}
+        platform_batches: dict[int, list] = {}
         for event in events:
             raw, message = event.value, event.message
             try:
@@ -132,13 +186,16 @@ async def ingest(stream):
                 await reject(raw, "processing_error", repr(exc)[:300], message)
                 continue
             for hit in hits_of(post, message.partition, message.offset):
-                await tag_hits_topic.send(key=hit.key.encode(), value=hit.to_wire())
-            await platform_hits_topic.send(
-                key=shard_key(post.platform, post.author, shards.shards).encode(),
-                value=orjson.dumps([post.platform, post.created_at, post.author,
-                                    message.partition, message.offset]))
+                hit_batches.setdefault(key_partition(hit.key, partitions), []).append(hit.to_wire())
+            shard = shard_key(post.platform, post.author, shards.shards)
+            platform_batches.setdefault(key_partition(shard, partitions), []).append(
+                orjson.dumps([post.platform, post.created_at, post.author, message.partition, message.offset]))
             metrics.POSTS_INGESTED.labels(platform_label(post.platform)).inc()
             newest = max(newest, post.created_at)
+        for partition, wires in hit_batches.items():
+            await tag_hits_topic.send(value=b"[" + b",".join(wires) + b"]", partition=partition)
+        for partition, wires in platform_batches.items():
+            await platform_hits_topic.send(value=b"[" + b",".join(wires) + b"]", partition=partition)
         if newest > -math.inf:
             ingest_watermark[0] = max(ingest_watermark[0], newest)
             metrics.WATERMARK.set(ingest_watermark[0])
@@ -158,56 +215,73 @@ async def reject(raw: bytes, reason: str, detail: str, message) -> None:
 
 @app.agent(tag_hits_topic)
 async def tag_agent(stream):
-    async for events in stream.take_events(2000, within=0.1):
+    async for events in stream.take_events(50, within=0.1):
         started = time.perf_counter()
         alerts: list[Alert] = []
         touched = set()
+        newest = -math.inf
+        now = time.time()
         for event in events:
-            hit = TagHit.from_wire(event.value)
-            touched.add(event.message.partition)
-            alerts.extend(tags.on_hit(hit, event.message.partition))
-            last_wall[f"tags/{event.message.partition}"] = time.time()
-        minutes: list[TagMinute] = []
+            partition = event.message.partition
+            touched.add(partition)
+            for fields in orjson.loads(event.value):
+                hit = TagHit.from_fields(fields)
+                alerts.extend(tags.on_hit(hit, partition))
+                newest = max(newest, hit.created_at)
+                source_wall["tags", partition, hit.source] = now
+            last_wall[f"tags/{partition}"] = now
+        closed = {}
         for partition in touched:
-            closed_alerts, closed = tags.advance(partition)
+            closed_alerts, closed[partition] = tags.advance(partition)
             alerts.extend(closed_alerts)
-            minutes.extend(closed)
-        await after_tags(alerts, minutes)
+        await after_tags(alerts, closed)
         metrics.DETECTOR_DURATION.labels("emerging").observe(time.perf_counter() - started)
-        if events:
-            metrics.record_lag("tags", TagHit.from_wire(events[-1].value).created_at)
+        if newest > -math.inf:
+            metrics.record_lag("tags", newest)
 
 
-async def after_tags(alerts: list[Alert], minutes: list[TagMinute]) -> None:
+async def after_tags(alerts: list[Alert], closed: dict[int, list[TagMinute]]) -> None:
+    """Persist, then report each partition's closed minutes and progress downstream."""
     persist(tag_table, tags)
     metrics.sync_counter(metrics.LATE_EVENTS, tags.late_hits, "tags")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, tags.duplicate_hits, "tags")
     metrics.sync_counter(metrics.TAG_EVICTIONS, tags.evictions)
     metrics.TRACKED_TAGS.set(len(tags.states))
-    for summary in minutes:
-        await tag_minutes_topic.send(key=b"minutes", value=summary.to_wire())
+    for partition, minutes in closed.items():
+        await send_progress(tag_minutes_topic, partition, tags.progress(partition), minutes)
     await publish(alerts)
+
+
+async def send_progress(topic, source: int, progress: float, records: list) -> None:
+    reported = last_progress.get((topic.get_topic_name(), source), -math.inf)
+    if records or progress > reported:
+        last_progress[(topic.get_topic_name(), source)] = progress
+        value = b'{"source":%d,"progress":%s,"records":[%s]}' % (
+            source, orjson.dumps(progress), b",".join(r.to_wire() for r in records))
+        await topic.send(key=str(source).encode(), value=value)
 
 
 @app.agent(platform_hits_topic)
 async def shard_agent(stream):
-    async for events in stream.take_events(2000, within=0.1):
+    async for events in stream.take_events(50, within=0.1):
         touched = set()
+        now = time.time()
         for event in events:
-            platform, created_at, author, source, offset = orjson.loads(event.value)
-            shards.on_post(platform, created_at, author, source, offset, event.message.partition)
-            touched.add(event.message.partition)
-            last_wall[f"shards/{event.message.partition}"] = time.time()
-        records = [r for p in touched for r in shards.advance(p)]
-        await after_shards(records)
+            partition = event.message.partition
+            for platform, created_at, author, source, offset in orjson.loads(event.value):
+                shards.on_post(platform, created_at, author, source, offset, partition)
+                source_wall["shards", partition, source] = now
+            touched.add(partition)
+            last_wall[f"shards/{partition}"] = now
+        await after_shards({p: shards.advance(p) for p in touched})
 
 
-async def after_shards(records: list[PlatformMinute]) -> None:
+async def after_shards(closed: dict[int, list[PlatformMinute]]) -> None:
     persist(shard_table, shards)
     metrics.sync_counter(metrics.LATE_EVENTS, shards.late_posts, "shards")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, shards.duplicate_posts, "shards")
-    for record in records:
-        await platform_minutes_topic.send(key=record.platform.encode(), value=record.to_wire())
+    for partition, records in closed.items():
+        await send_progress(platform_minutes_topic, partition, shards.progress(partition), records)
 
 
 @app.agent(platform_minutes_topic)
@@ -215,9 +289,13 @@ async def platform_agent(stream):
     async for events in stream.take_events(500, within=0.1):
         started = time.perf_counter()
         alerts: list[Alert] = []
+        now = time.time()
         for event in events:
-            alerts.extend(platforms.on_shard_minute(PlatformMinute.from_wire(event.value)))
-        last_wall["platforms"] = time.time()
+            batch = orjson.loads(event.value)
+            records = [PlatformMinute(*fields) for fields in batch["records"]]
+            alerts.extend(platforms.on_batch(batch["source"], batch["progress"], records))
+            source_wall["platforms", 0, batch["source"]] = now
+        last_wall["platforms"] = now
         await after_platforms(alerts)
         metrics.DETECTOR_DURATION.labels("outage").observe(time.perf_counter() - started)
 
@@ -236,12 +314,16 @@ async def after_platforms(alerts: list[Alert]) -> None:
 
 @app.agent(tag_minutes_topic)
 async def summary_agent(stream):
-    async for events in stream.take_events(1000, within=0.1):
+    async for events in stream.take_events(500, within=0.1):
         started = time.perf_counter()
         alerts: list[Alert] = []
+        now = time.time()
         for event in events:
-            alerts.extend(summaries.on_tag_minute(TagMinute.from_wire(event.value)))
-        last_wall["summaries"] = time.time()
+            batch = orjson.loads(event.value)
+            records = [TagMinute.from_dict(fields) for fields in batch["records"]]
+            alerts.extend(summaries.on_batch(batch["source"], batch["progress"], records))
+            source_wall["summaries", 0, batch["source"]] = now
+        last_wall["summaries"] = now
         await after_summaries(alerts)
         metrics.DETECTOR_DURATION.labels("variants").observe(time.perf_counter() - started)
 
@@ -270,47 +352,71 @@ async def shards_recovered() -> None:
 async def stages_recovered() -> None:
     global platforms, summaries
     if "platforms" in stage_table:
-        platforms = PlatformStage.from_state(stage_table["platforms"], detector_config.summary_lateness_minutes)
+        platforms = PlatformStage.from_state(stage_table["platforms"])
     if "summaries" in stage_table:
-        summaries = SummaryStage.from_state(stage_table["summaries"], detector_config.summary_lateness_minutes)
+        summaries = SummaryStage.from_state(stage_table["summaries"])
 
 
 # -- timers -------------------------------------------------------------------
 @app.timer(interval=1.0)
 async def close_idle_windows() -> None:
-    """A stage whose input has been idle for ``idle_close_seconds`` moves its
-    event time on, so the last minutes get judged and firing episodes can
-    resolve.  It never moves past the wall clock: live (event time ~ now) this
-    closes only minutes that are over; for a replay of history that has ended
-    it closes everything, as the end of input does in a backtest."""
+    """Wall-clock help for event time, live only (a backtest has end of input).
+
+    * An input source quiet for ``idle_close_seconds`` stops holding its
+      partition's watermark (or a downstream stage's gate) back.
+    * A stage whose whole input has been quiet that long moves its event time
+      on, so the last minutes get judged and firing episodes can resolve.  It
+      never moves past the wall clock: live (event time ~ now) this closes only
+      minutes that are over; a finished replay of history closes everything.
+    """
     now = time.time()
-    tag_alerts: list[Alert] = []
-    minutes: list[TagMinute] = []
-    for name, seen in list(last_wall.items()):
-        if name == "posts" or now - seen < settings.idle_close_seconds:
+    idle = settings.idle_close_seconds
+    for (stage, partition, source), seen in list(source_wall.items()):
+        if now - seen < idle:
             continue
-        del last_wall[name]
-        stage, _, part = name.partition("/")
+        del source_wall[stage, partition, source]
         if stage == "tags":
-            partition = int(part)
-            end = idle_target(tags.max_event_time[partition], tags.config.allowed_lateness, now)
-            closed_alerts, closed = tags.advance_to(end, partition)
-            tag_alerts.extend(closed_alerts)
-            minutes.extend(closed)
+            tags.watermarks[partition].forget(source)
         elif stage == "shards":
-            partition = int(part)
-            end = idle_target(shards.max_event_time[partition], shards.allowed_lateness, now)
-            await after_shards(shards.advance_to(end, partition))
+            shards.watermarks[partition].forget(source)
         elif stage == "platforms":
-            await after_platforms(platforms.flush())
+            platforms.gate.exclude(source)
         elif stage == "summaries":
-            await after_summaries(summaries.flush())
-    if tag_alerts or minutes:
-        await after_tags(tag_alerts, minutes)
+            summaries.gate.exclude(source)
+
+    tag_alerts: list[Alert] = []
+    closed_tags: dict[int, list[TagMinute]] = {}
+    closed_shards: dict[int, list[PlatformMinute]] = {}
+    for partition, mark in list(tags.watermarks.items()):
+        seen = last_wall.get(f"tags/{partition}", now)
+        if now - seen >= idle:
+            mark.advance_to(idle_target(mark.observed, mark.lateness, now))
+        closed_alerts, closed_tags[partition] = tags.advance(partition)
+        tag_alerts.extend(closed_alerts)
+    for partition, mark in list(shards.watermarks.items()):
+        seen = last_wall.get(f"shards/{partition}", now)
+        if now - seen >= idle:
+            mark.advance_to(idle_target(mark.observed, mark.lateness, now))
+        closed_shards[partition] = shards.advance(partition)
+    await after_tags(tag_alerts, closed_tags)
+    await after_shards(closed_shards)
+
+    before = platforms.next_minute
+    platform_idle = now - last_wall.get("platforms", now) >= idle
+    alerts = platforms.flush() if platform_idle else platforms.close_until(platforms.gate.ready_before() - MINUTE)
+    if alerts or platforms.next_minute != before:
+        await after_platforms(alerts)
+    before = summaries.next_minute
+    summaries_idle = now - last_wall.get("summaries", now) >= idle
+    alerts = summaries.flush() if summaries_idle else summaries.close_until(summaries.gate.ready_before() - MINUTE)
+    if alerts or summaries.next_minute != before:
+        await after_summaries(alerts)
 
 
-def idle_target(max_event_time: float, lateness: float, now: float) -> float:
-    return min(max_event_time + lateness + 2 * MINUTE, max(now, max_event_time))
+def idle_target(observed: float, lateness: float, now: float) -> float:
+    """Where an idle partition's event time may go: past its last minute (so that
+    closes), but never past the wall clock.  The same every tick: no run-away."""
+    return min(observed + lateness + 2 * MINUTE, max(now, observed))
 
 
 @app.timer(interval=5.0)
@@ -334,7 +440,7 @@ async def follow_alerts() -> None:
 @app.page("/metrics")
 class MetricsView(View):
     async def get(self, request: Request) -> Response:
-        return self.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
+        return self.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
 
 @app.page("/trending")

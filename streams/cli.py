@@ -51,7 +51,7 @@ def worker(loglevel: str = typer.Option("warning", help="Faust log level")) -> N
     """Run the Faust worker (settings from RASD_* environment variables)."""
     from streams.app import app
 
-    sys.argv = ["rasd", "worker", "--loglevel", loglevel, "--without-uvloop"]
+    sys.argv = ["rasd", "worker", "--loglevel", loglevel]
     app.main()
 
 
