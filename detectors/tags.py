@@ -50,6 +50,9 @@ class TagStageConfig:
     max_tags: int = 50_000
     idle_expiry: float = 24 * 3600.0
     summary_min_posts: int = 2
+    # keep a tag's coordination window this long after it stops surging: bursty
+    # campaigns dip between bursts and must stay one window
+    coordination_cooldown_minutes: int = 15
     max_summaries_per_minute: int = 500
     emerging: EmergingConfig = field(default_factory=EmergingConfig)
     campaign: CampaignConfig = field(default_factory=CampaignConfig)
@@ -97,7 +100,8 @@ class MinuteBucket:
 
 class TagState:
     __slots__ = ("key", "partition", "surfaces", "open", "history", "emerging", "coordination",
-                 "sources", "last_seen", "activity", "closed_until", "episode_samples")
+                 "sources", "last_seen", "activity", "closed_until", "episode_samples",
+                 "coordination_until")
 
     def __init__(self, key: str, partition: int, emerging: EmergingState):
         self.key = key
@@ -112,6 +116,7 @@ class TagState:
         self.activity = 0.0
         self.closed_until = 0.0
         self.episode_samples: list[str] = []
+        self.coordination_until = 0.0
 
     @property
     def display(self) -> str:
@@ -128,6 +133,7 @@ class TagState:
             "sources": [[s, o] for s, o in self.sources.items()],
             "last_seen": self.last_seen, "activity": self.activity,
             "closed_until": self.closed_until, "episode_samples": self.episode_samples,
+            "coordination_until": self.coordination_until,
         }
 
     @classmethod
@@ -143,6 +149,7 @@ class TagState:
         state.activity = d["activity"]
         state.closed_until = d["closed_until"]
         state.episode_samples = d["episode_samples"]
+        state.coordination_until = d["coordination_until"]
         return state
 
 
@@ -310,15 +317,18 @@ class TagStage:
         if alert is not None:
             alerts.extend(self._on_fire(state, alert, bucket))
         surging = self.detector.is_surging(state.emerging, authors)
-        coordination = None
         if surging:
+            state.coordination_until = minute + self.config.coordination_cooldown_minutes * MINUTE
+        coordination = None
+        if minute < state.coordination_until:
             if state.coordination is None:
                 state.coordination = CoordinationWindow(self.config.campaign)
             else:
                 coordination = state.coordination.signals(minute + MINUTE)
         else:
             state.coordination = None
-        if bucket.posts >= self.config.summary_min_posts or surging or state.emerging.episode.firing:
+        if bucket.posts >= self.config.summary_min_posts or coordination is not None \
+                or surging or state.emerging.episode.firing:
             minutes.append(TagMinute(
                 key=state.key, display=state.display, minute=minute, posts=bucket.posts,
                 authors=round(authors), expected=round(state.emerging.expected, 3),

@@ -74,8 +74,11 @@ _LETTER_FOLDS = (
 _KEY_INVISIBLE = regex.compile(r"[\p{Mn}\p{Cf}\u0640_]+")
 _TEXT_INVISIBLE = regex.compile(r"[\p{Mn}\p{Cf}\u0640]+")
 _TEXT_NOISE = regex.compile(_URL + r"|(?<![\p{L}\p{N}_])@\w+|[^\p{L}\p{N}\p{Mc}\s]+")
+# Tatweel is a word separator only after a letter that cannot join to the left
+# (#انصروناـبالدعاء); after a joining letter it is decorative kashida (#قمـة).
 _TOKEN_BOUNDARY = regex.compile(
-    r"[_\u0640\u200c\u200d]+"
+    r"[_\u200c\u200d]+"
+    r"|(?<=[\u0622\u0623\u0624\u0625\u0627\u0629\u062f\u0630\u0631\u0632\u0648\u0671\u0698]\p{M}*)\u0640+"
     r"|(?<=[\p{Ll}\p{Nd}]\p{M}*)(?=\p{Lu})"  # fooBar, 2021Iraq
     r"|(?<=\p{Lu})(?=\p{Lu}\p{Ll})"  # HTTPServer
 )
@@ -131,12 +134,15 @@ def canonical_key(tag: str) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def tag_tokens(tag: str) -> tuple[str, ...]:
-    """Canonical words of a tag, split on ``_``, tatweel, ZWNJ and CamelCase.
+    """Canonical words of a tag, split on ``_``, ZWNJ, CamelCase and a tatweel
+    that separates words (not one that only stretches a letter).
 
     >>> tag_tokens("#قمة_بغداد_استقرار_وتنمية")
     ('قمه', 'بغداد', 'استقرار', 'وتنميه')
     >>> tag_tokens("BaghdadSummit")
     ('baghdad', 'summit')
+    >>> tag_tokens("قمـة_بغداد"), tag_tokens("انصروناـبالدعاء")
+    (('قمه', 'بغداد'), ('انصرونا', 'بالدعاء'))
     """
     return tuple(
         token for part in _TOKEN_BOUNDARY.split(tag) if (token := _fold(part))
