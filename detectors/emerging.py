@@ -50,7 +50,7 @@ class EmergingConfig:
     calm_peak_fraction: float = 0.3
     young_minutes: float = 120.0
     warmup_minutes: float = 60.0
-    new_tag_min_authors: int = 15
+    new_tag_min_authors: int = 10
     new_tag_min_rate: float = 1.0
     new_tag_prior_rate: float = 0.1
     warning_score: float = 8.0

@@ -61,10 +61,13 @@ def quiet_day(*, seed: int = DEFAULT_SEED, start: datetime = DEFAULT_START,
 
 def organic_emerging(*, seed: int = DEFAULT_SEED, start: datetime = DEFAULT_START,
                      rate: float = DEFAULT_RATE, warmup_hours: float = 3.0,
-                     event_hours: float = 9.0) -> Scenario:
-    """``#الفلوجة_تتحرر`` appears at ``start + warmup_hours`` and spreads organically."""
+                     event_hours: float = 9.0, peak_rate: float | None = None,
+                     rise_minutes: float = 50.0) -> Scenario:
+    """``#الفلوجة_تتحرر`` appears at ``start + warmup_hours`` and spreads organically
+    (``rise_minutes`` from onset to half its peak rate)."""
     builder = _builder(seed, start, warmup_hours + event_hours, rate)
     builder.organic_emerging(WATCHED_TAG, builder.at(warmup_hours), hours=event_hours,
+                             peak_rate=peak_rate, rise_minutes=rise_minutes,
                              fragments=FALLUJAH_FRAGMENTS, companion_tags=FALLUJAH_COMPANION_TAGS)
     return builder.build("organic_emerging")
 

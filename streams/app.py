@@ -425,9 +425,9 @@ async def ingest_heartbeat() -> None:
     seen = last_wall.get("posts")
     if seen is None or platforms.next_minute is None:  # nothing seen, or not this worker's stage
         return
-    now = time.time()
-    if now - seen >= settings.stall_after_seconds:
-        await publish(platforms.on_silence(now, seen))
+    alerts = platforms.on_silence(time.time(), seen)  # the detector judges how long is too long
+    if alerts:
+        await after_platforms(alerts)
 
 
 @app.task
@@ -475,6 +475,22 @@ class VariantsView(View):
             group = summaries.variants.group_of(tag)
             return self.json({"tag": tag, "group": group}, status=200 if group else 404)
         return self.json({"groups": summaries.variants.groups()})
+
+
+@app.page("/tags/{key}")
+class TagView(View):
+    """Per-minute history of one tag (on the worker that owns its partition)."""
+
+    async def get(self, request: Request, key: str) -> Response:
+        from detectors.text import canonical_key
+
+        state = tags.states.get(canonical_key(key))
+        if state is None:
+            return self.json({"error": "tag not tracked on this worker"}, status=404)
+        return self.json({"key": state.key, "display": state.display,
+                          "history": [[minute * 60, posts, authors]
+                                      for minute, (posts, authors) in sorted(state.history.items())],
+                          "surfaces": state.surfaces.top(8), "firing": state.emerging.episode.firing})
 
 
 @app.page("/platforms")

@@ -331,6 +331,9 @@ def generate(preset: str = typer.Argument(..., help="Scenario preset name"),
 DEMO_CONFIG = """\
 watched = ["#الفلوجة_تتحرر"]
 official = ["#قمةبغداد_استقراروتنمية"]
+
+[outage]
+stall_after_seconds = 900.0
 """
 
 
@@ -355,8 +358,7 @@ def demo(speed: float = typer.Option(0.0, help="Replay speed in event-time secon
         broker.start()
         env = {**os.environ, "RASD_KAFKA_BROKER": f"kafka://{broker.bootstrap}", "RASD_WEB_PORT": str(web_port),
                "RASD_DATA_DIR": str(workdir / "worker"), "RASD_DETECTOR_CONFIG": str(workdir / "watchlist.toml"),
-               "RASD_IDLE_CLOSE_SECONDS": os.environ.get("RASD_IDLE_CLOSE_SECONDS", "5"),
-               "RASD_STALL_AFTER_SECONDS": os.environ.get("RASD_STALL_AFTER_SECONDS", "120")}
+               "RASD_IDLE_CLOSE_SECONDS": os.environ.get("RASD_IDLE_CLOSE_SECONDS", "5")}
         (workdir / "watchlist.toml").write_text(DEMO_CONFIG, encoding="utf-8")
         settings_partitions = int(env.get("RASD_TOPIC_PARTITIONS", "4"))
         ensure_topics(broker.bootstrap, {"posts": settings_partitions, "alerts": 1, "posts-dlq": 1})

@@ -39,7 +39,6 @@ class Settings:
     alertmanager_url: str | None = field(default_factory=lambda: os.environ.get("RASD_ALERTMANAGER_URL") or None)
     public_url: str = field(default_factory=lambda: _env("public_url", ""))
     grafana_url: str = field(default_factory=lambda: _env("grafana_url", "http://localhost:3000/d/rasd-overview"))
-    stall_after_seconds: float = field(default_factory=lambda: float(_env("stall_after_seconds", "300")))
     idle_close_seconds: float = field(default_factory=lambda: float(_env("idle_close_seconds", "10")))
     security_protocol: str = field(default_factory=lambda: _env("security_protocol", "PLAINTEXT"))
     sasl_mechanism: str = field(default_factory=lambda: _env("sasl_mechanism", "PLAIN"))

@@ -1,0 +1,123 @@
+"""The end-to-end pipeline against the real (embedded) Kafka-protocol broker."""
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from detectors.pipeline import Pipeline
+from detectors.text import canonical_key
+from tests.harness import (ORGANIC, alert_keys, backtest_alerts, produce, read_alerts, read_topic,
+                           scenario_lines, wait_for)
+
+pytestmark = pytest.mark.broker
+
+WATCHLIST = """\
+watched = ["#الفلوجة_تتحرر"]
+official = ["#قمةبغداد_استقراروتنمية"]
+"""
+
+
+def test_posts_become_counts_and_an_alert(broker, start_worker):
+    lines = scenario_lines("organic_emerging", **ORGANIC)
+    worker = start_worker()
+    produce(broker.bootstrap, lines)
+
+    wait_for(lambda: worker.metric("rasd_posts_ingested_total") == len(lines), 180,
+             what="every post ingested")
+    alerts = wait_for(lambda: [a for a in read_alerts(broker.bootstrap)
+                               if a["kind"] == "emerging" and a["status"] == "firing"], 120,
+                      what="an emerging alert on the alerts topic")
+    assert alerts[0]["subject"] == "#الفلوجة_تتحرر"
+    assert alerts[0]["evidence"]["sample_post_ids"]
+
+    # the worker's per-minute counts of the tag equal the in-process ones
+    reference = Pipeline()
+    for line in lines:
+        reference.process_raw(line)
+    reference.finish()
+    key = canonical_key("الفلوجة_تتحرر")
+    expected = [[m * 60, p, a] for m, (p, a) in sorted(reference.tags.states[key].history.items())]
+
+    def live_history():
+        return worker.get_json("/tags/" + key)["history"]
+
+    wait_for(lambda: live_history()[-len(expected):] == expected[-len(live_history()):] and
+             len(live_history()) >= len(expected) - 2, 60, what="live counts to match")
+    live = live_history()
+    assert live[: len(expected) - 2] == expected[: len(expected) - 2]
+    assert worker.metric("rasd_posts_ingested_total", platform="facebook") == sum(
+        1 for line in lines if orjson.loads(line)["platform"] == "facebook")
+
+
+def test_malformed_messages_go_to_the_dlq_and_good_ones_still_flow(broker, start_worker):
+    good = scenario_lines("quiet_day", rate=20.0, hours=0.5)
+    bad = [
+        b"{not json",
+        b"[1, 2, 3]",
+        b'{"id": "x1", "platform": "twitter", "author": "a", "text": "no time"}',
+        b'{"id": "x2", "platform": "twitter", "author": "a", "created_at": "yesterday", "text": "t"}',
+        b'{"id": "x3", "platform": "twitter", "author": "a", "created_at": "2016-05-22T10:00:00Z", "text": 42}',
+        b"\xff\xfe not utf-8",
+        b'{"id": "x4", "platform": "twitter", "author": "a", "created_at": "2016-05-22T10:00:00Z", "text": "'
+        + b"x" * 70_000 + b'"}',
+        b'{"id": "x5", "platform": "twitter", "author": "a", "created_at": "1990-01-01T00:00:00Z", "text": "t"}',
+    ]
+    mixed = good[:100] + bad + good[100:]
+    worker = start_worker()
+    produce(broker.bootstrap, mixed)
+
+    dead = wait_for(lambda: (lambda r: r if len(r) >= len(bad) else None)(read_topic(broker.bootstrap, "posts-dlq")),
+                    120, what="every bad message in posts-dlq")
+    assert sorted(m.value for m in dead) == sorted(bad)
+    reasons = {m.value: dict(m.headers)["rasd-reason"].decode() for m in dead}
+    assert reasons[b"{not json"] == "invalid_json"
+    assert reasons[b"[1, 2, 3]"] == "not_an_object"
+    assert reasons[bad[2]] == "missing_field"
+    assert reasons[bad[3]] == "invalid_time"
+    assert reasons[bad[4]] == "invalid_field"
+    assert reasons[b"\xff\xfe not utf-8"] == "invalid_utf8"
+    assert reasons[bad[6]] == "too_large"
+    assert reasons[bad[7]] == "time_out_of_range"
+    assert all(dict(m.headers)["rasd-detail"] for m in dead)
+    wait_for(lambda: worker.metric("rasd_posts_ingested_total") == len(good), 60, what="good posts ingested")
+    assert worker.metric("rasd_dlq_messages_total") == len(bad)
+    assert worker.metric("rasd_dlq_messages_total", reason="invalid_json") == 1
+
+
+def test_backtest_and_live_pipeline_give_the_same_alerts(broker, start_worker, workdir):
+    config = workdir / "watchlist.toml"
+    config.write_text(WATCHLIST, encoding="utf-8")
+    lines = scenario_lines("counter_campaign", rate=80.0, warmup_hours=2.0)
+    expected = backtest_alerts(lines, config)
+    kinds = {a["kind"] for a in expected}
+    assert {"emerging", "counter_campaign"} <= kinds, kinds
+
+    worker = start_worker(extra_env={"RASD_DETECTOR_CONFIG": str(config)})
+    produce(broker.bootstrap, lines)
+    wait_for(lambda: worker.metric("rasd_posts_ingested_total") == len(lines), 240, what="every post ingested")
+
+    def settled():
+        live = read_alerts(broker.bootstrap)
+        return live if alert_keys(live) == alert_keys(expected) else None
+
+    try:
+        wait_for(settled, 120, interval=3, what="live alerts to equal the backtest's")
+    except AssertionError:
+        live = read_alerts(broker.bootstrap)
+        missing = set(alert_keys(expected)) - set(alert_keys(live))
+        extra = set(alert_keys(live)) - set(alert_keys(expected))
+        raise AssertionError(f"live != backtest\nmissing: {sorted(missing)}\nextra: {sorted(extra)}")
+
+
+def test_silent_input_raises_ingest_stall(broker, start_worker, workdir):
+    config = workdir / "stall.toml"
+    config.write_text("[outage]\nstall_after_seconds = 8.0\n", encoding="utf-8")
+    lines = scenario_lines("quiet_day", rate=30.0, hours=0.5)
+    worker = start_worker(extra_env={"RASD_DETECTOR_CONFIG": str(config)})
+    produce(broker.bootstrap, lines)
+    wait_for(lambda: worker.metric("rasd_posts_ingested_total") == len(lines), 120, what="posts ingested")
+    stalls = wait_for(lambda: [a for a in read_alerts(broker.bootstrap) if a["kind"] == "ingest_stall"], 60,
+                      what="an ingest_stall alert after the input went silent")
+    assert stalls[0]["status"] == "firing"
+    assert not [a for a in read_alerts(broker.bootstrap) if a["kind"] == "outage"]
+    assert worker.metric("rasd_alerts_firing", kind="ingest_stall") == 1
