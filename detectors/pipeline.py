@@ -72,7 +72,7 @@ class Pipeline:
         hits = hits_of(post, source, offset)
         self.stats["hits"] += len(hits)
         for hit in hits:
-            alerts.extend(self.tags.on_hit(hit))
+            self.tags.on_hit(hit)
         alerts.extend(self._after_tags(*self.tags.advance()))
         self.shards.on_post(post.platform, post.created_at, post.author, source, offset)
         alerts.extend(self._after_shards(self.shards.advance()))

@@ -6,7 +6,10 @@ distinct authors, top authors, sample post ids, co-occurring tags), a sparse
 24-hour history of closed minutes, the emerging model and episode, and — only
 while the tag surges — a ``CoordinationWindow`` computing campaign signals.
 
-Event time drives everything.  Each partition has a watermark (the slowest
+Event time drives everything.  Accepted hits wait in their tag's inbox until
+the watermark passes them, then are applied in (event time, post id) order, a
+few seconds at a time: the same input gives the same state and alerts however
+Kafka partitions interleave.  Each partition has a watermark (the slowest
 input source's newest event time minus ``allowed_lateness``, see
 ``detectors.windows.Watermark``).  A hit older than the watermark is late (counted, left out of the windows); a minute closes when
 the watermark passes its end.  Both decisions depend only on the order of hits
@@ -21,7 +24,7 @@ at-least-once delivery does not double count.
 
 >>> from detectors.records import TagHit
 >>> stage = TagStage()
->>> _ = stage.on_hit(TagHit("k", "K", "p1", "a", 10.0, "twitter", "#K"))
+>>> stage.on_hit(TagHit("k", "K", "p1", "a", 10.0, "twitter", "#K"))
 >>> _, minutes = stage.advance_to(200.0)
 >>> [(m.key, m.posts, m.authors) for m in minutes]
 []
@@ -41,7 +44,10 @@ from detectors.records import TagHit, TagMinute
 from detectors.windows import KMV, MINUTE, TopK, Watermark, minute_of
 
 HISTORY_MINUTES = 1440
+APPLY_SLOT = 5.0  # seconds of event time applied together, in order
 ACTIVITY_TAU = 3600.0
+SAMPLE_POSTS = 5
+SAMPLE_TEXT_CHARS = 280
 
 
 @dataclass(slots=True)
@@ -61,7 +67,7 @@ class TagStageConfig:
 class MinuteBucket:
     """One open minute of one tag."""
 
-    __slots__ = ("posts", "authors", "top_authors", "cotags", "surfaces", "samples")
+    __slots__ = ("posts", "authors", "top_authors", "cotags", "surfaces", "samples", "sample_posts")
 
     def __init__(self):
         self.posts = 0
@@ -70,6 +76,8 @@ class MinuteBucket:
         self.cotags = TopK(10)
         self.surfaces = TopK(6)
         self.samples: list[str] = []
+        # [post id, author, text] of the first posts: an alert shows what was said
+        self.sample_posts: list[list[str]] = []
 
     def add(self, hit: TagHit) -> None:
         self.posts += 1
@@ -78,30 +86,32 @@ class MinuteBucket:
         self.surfaces.add(hit.surface)
         for cotag in hit.cotags:
             self.cotags.add(cotag)
-        if len(self.samples) < 5:
+        if len(self.samples) < SAMPLE_POSTS:
             self.samples.append(hit.post_id)
+            self.sample_posts.append([hit.post_id, hit.author, hit.text[:SAMPLE_TEXT_CHARS]])
 
     def to_state(self) -> list:
         return [self.posts, self.authors.hashes, self.top_authors.counts, self.cotags.counts,
-                self.surfaces.counts, self.samples]
+                self.surfaces.counts, self.samples, self.sample_posts]
 
     @classmethod
     def from_state(cls, state: list) -> "MinuteBucket":
         bucket = cls()
-        posts, hashes, top_authors, cotags, surfaces, samples = state
+        posts, hashes, top_authors, cotags, surfaces, samples, *sample_posts = state  # older states lack texts
         bucket.posts = posts
         bucket.authors.hashes = hashes
         bucket.top_authors.counts = top_authors
         bucket.cotags.counts = cotags
         bucket.surfaces.counts = surfaces
         bucket.samples = samples
+        bucket.sample_posts = sample_posts[0] if sample_posts else []
         return bucket
 
 
 class TagState:
     __slots__ = ("key", "partition", "surfaces", "open", "history", "emerging", "coordination",
                  "sources", "last_seen", "activity", "closed_until", "episode_samples",
-                 "coordination_until")
+                 "coordination_until", "inbox")
 
     def __init__(self, key: str, partition: int, emerging: EmergingState):
         self.key = key
@@ -117,6 +127,7 @@ class TagState:
         self.closed_until = 0.0
         self.episode_samples: list[str] = []
         self.coordination_until = 0.0
+        self.inbox: list[TagHit] = []  # accepted, not yet applied (waiting for the watermark)
 
     @property
     def display(self) -> str:
@@ -134,6 +145,7 @@ class TagState:
             "last_seen": self.last_seen, "activity": self.activity,
             "closed_until": self.closed_until, "episode_samples": self.episode_samples,
             "coordination_until": self.coordination_until,
+            "inbox": [hit.to_fields() for hit in self.inbox],
         }
 
     @classmethod
@@ -150,6 +162,7 @@ class TagState:
         state.closed_until = d["closed_until"]
         state.episode_samples = d["episode_samples"]
         state.coordination_until = d["coordination_until"]
+        state.inbox = [TagHit.from_fields(fields) for fields in d["inbox"]]
         return state
 
 
@@ -174,6 +187,7 @@ class TagStage:
         self.evictions = 0
         self._next_sweep: dict[int, float] = {}
         self._closed_before: dict[int, float] = {}
+        self._applied_before: dict[int, float] = {}
         # event time this stage started from; a stage recovered with state is warm
         self.origin: float | None = None
 
@@ -182,11 +196,13 @@ class TagStage:
         mark = self.watermarks.get(partition)
         return mark.value() if mark is not None else -math.inf
 
-    def on_hit(self, hit: TagHit, partition: int = 0) -> list[Alert]:
-        """Apply one hit; may fire an early (partial-minute) emerging alert."""
+    def on_hit(self, hit: TagHit, partition: int = 0) -> None:
+        """Accept one hit into its tag's inbox.  It is applied once the watermark
+        passes it (``advance``), in (event time, post id) order, so the result
+        does not depend on how input partitions interleave."""
         if hit.created_at < self.watermark(partition):
             self.late_hits += 1
-            return []
+            return
         mark = self.watermarks.get(partition)
         if mark is None:
             mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness)
@@ -194,15 +210,25 @@ class TagStage:
         state = self.states.get(hit.key)
         if state is None:
             state = self._admit(hit.key, partition, hit.created_at)
-        elif hit.offset >= 0 and hit.offset <= state.sources.get(hit.source, -1):
+        elif 0 <= hit.offset <= state.sources.get(hit.source, -1):
             self.duplicate_hits += 1
-            return []
-        minute = minute_of(hit.created_at)
-        if minute < state.closed_until:
+            return
+        if minute_of(hit.created_at) < state.closed_until:
             self.late_hits += 1
-            return []
+            return
         if hit.offset >= 0:
             state.sources[hit.source] = hit.offset
+        state.inbox.append(hit)
+        self.pending.setdefault(partition, set()).add(hit.key)
+        self.dirty.add(hit.key)
+
+    def _apply(self, state: TagState, hit: TagHit) -> list[Alert]:
+        """Count one hit; may fire an early (partial-minute) emerging alert."""
+        if self.origin is None:
+            self.origin = hit.created_at
+        if state.last_seen == 0.0:  # first hit applied: the tag is born now
+            state.emerging = self.detector.new_state(state.key, hit.created_at, self.origin)
+        minute = minute_of(hit.created_at)
         state.activity = state.activity * math.exp(-max(hit.created_at - state.last_seen, 0.0) / ACTIVITY_TAU) + 1.0
         state.last_seen = max(state.last_seen, hit.created_at)
         state.surfaces.add(hit.surface)
@@ -213,8 +239,6 @@ class TagStage:
         bucket.add(hit)
         if state.coordination is not None:
             state.coordination.add(hit)
-        self.pending.setdefault(partition, set()).add(hit.key)
-        self.dirty.add(hit.key)
         if len(bucket.authors.hashes) == before:
             return []
         alert = self.detector.check_new_tag(state.emerging, hit.author, hit.created_at, state.display,
@@ -227,11 +251,10 @@ class TagStage:
         return self._on_fire(state, alert, bucket)
 
     def _admit(self, key: str, partition: int, now: float) -> TagState:
-        if self.origin is None:
-            self.origin = now if not self.states else -math.inf
         if len(self.states) >= self.config.max_tags:
             self._evict(now)
-        state = TagState(key, partition, self.detector.new_state(key, now, self.origin))
+        # the emerging state is made anew when the first hit is applied (in order)
+        state = TagState(key, partition, self.detector.new_state(key, now, now))
         self.states[key] = state
         return state
 
@@ -271,16 +294,26 @@ class TagStage:
         minutes: list[TagMinute] = []
         if watermark == -math.inf:
             return alerts, minutes
-        close_before = minute_of(watermark)
-        if close_before <= self._closed_before.get(partition, -math.inf):
+        apply_before = watermark - watermark % APPLY_SLOT
+        if apply_before <= self._applied_before.get(partition, -math.inf):
             return alerts, minutes
-        self._closed_before[partition] = close_before
+        self._applied_before[partition] = apply_before
+        close_before = minute_of(watermark)
+        closing = close_before > self._closed_before.get(partition, -math.inf)
+        self._closed_before[partition] = max(close_before, self._closed_before.get(partition, -math.inf))
         keys = self.pending.get(partition)
         if keys:
             for key in sorted(keys):
                 state = self.states[key]
-                self._close_state(state, close_before, alerts, minutes)
-                if not state.open and not state.emerging.episode.firing:
+                if state.inbox:
+                    ready = [h for h in state.inbox if h.created_at < apply_before]
+                    if ready:
+                        state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
+                        for hit in sorted(ready, key=lambda h: (h.created_at, h.post_id)):
+                            alerts.extend(self._apply(state, hit))
+                if closing:
+                    self._close_state(state, close_before, alerts, minutes)
+                if not state.inbox and not state.open and not state.emerging.episode.firing:
                     keys.discard(key)
         if watermark >= self._next_sweep.get(partition, -math.inf):
             self._sweep_idle(partition, watermark)
@@ -354,6 +387,7 @@ class TagStage:
             "posts": bucket.posts,
             "top_variants": [{"tag": "#" + s, "count": c} for s, c in state.surfaces.top(5)],
             "sample_post_ids": list(bucket.samples) or state.episode_samples,
+            "sample_posts": [{"id": i, "author": a, "text": t} for i, a, t in bucket.sample_posts],
             "top_authors": [{"author": a, "posts": c} for a, c in bucket.top_authors.top(10)],
             "cooccurring_keys": [k for k, _ in bucket.cotags.top(5)],
             "authors_per_minute": [[i * 60, pa[1]] for i, pa in recent],
@@ -363,7 +397,7 @@ class TagStage:
         horizon = watermark - self.config.idle_expiry
         for key in [k for k, s in self.states.items()
                     if s.partition == partition and s.last_seen < horizon
-                    and not s.emerging.episode.firing and not s.open]:
+                    and not s.emerging.episode.firing and not s.open and not s.inbox]:
             self._remove(key)
 
     def _cap_summaries(self, minutes: list[TagMinute]) -> list[TagMinute]:
@@ -381,9 +415,10 @@ class TagStage:
         """After recovery from a table: every tag with work left is pending again."""
         self.pending.clear()
         self._closed_before.clear()
+        self._applied_before.clear()
         self.watermarks.clear()  # rebuilt by the hits that follow
         if self.states:
             self.origin = -math.inf
         for key, state in self.states.items():
-            if state.open or state.emerging.episode.firing:
+            if state.inbox or state.open or state.emerging.episode.firing:
                 self.pending.setdefault(state.partition, set()).add(key)
