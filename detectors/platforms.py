@@ -100,7 +100,10 @@ class PlatformShardCounter:
             slot = state.open[minute] = [0, KMV(128)]
         slot[0] += 1
         slot[1].add(author)
-        self.pending.setdefault(partition, set()).add(key)
+        pending = self.pending.get(partition)
+        if pending is None:
+            pending = self.pending[partition] = set()
+        pending.add(key)
         self.dirty.add(key)
 
     def advance(self, partition: int = 0) -> list[PlatformMinute]:

@@ -1,0 +1,80 @@
+"""The hot path's shortcuts (issue 9) give exactly what the plain code gives."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from detectors.records import InvalidPost, Post, Tag, hits_of, parse_post, parse_time
+from detectors.windows import TopK, stable_hash
+
+
+def reference_time(value: str) -> float:
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+@given(st.datetimes(min_value=datetime(2006, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_fast_time_parse_matches_fromisoformat(moment):
+    value = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert parse_time(value, "t") == reference_time(value)
+
+
+@pytest.mark.parametrize("value", ["2016-05-22T23:59:60Z", "2016-02-30T10:00:00Z", "2016-05-22T25:00:00Z",
+                                   "2016/05/22T10:00:00Z", "2016-05-22T10:00:5xZ", "2016-05-22T10:00:٥٥Z"])
+def test_fast_time_parse_rejects_what_fromisoformat_rejects(value):
+    with pytest.raises(InvalidPost) as caught:
+        parse_time(value, "created_at")
+    assert caught.value.reason == "invalid_time"
+
+
+@pytest.mark.parametrize("value", ["2016-05-22 10:00:05Z", "2016-05-22T10:00:05z", "2016-05-22T10:00:05+03:00",
+                                   "2016-05-22T10:00:05.250Z", " 2016-05-22T10:00:05Z", "2016-05-22T10:00:05"])
+def test_other_iso_shapes_still_parse(value):
+    assert parse_time(value, "t") == reference_time(value.strip())
+
+
+def test_utf8_and_json_errors_keep_their_reasons():
+    good = {"id": "1", "platform": "x", "author": "a", "created_at": "2020-01-01T00:00:00Z", "text": "#t"}
+    with pytest.raises(InvalidPost) as caught:
+        parse_post(orjson.dumps(good)[:-1] + b'\xff"}')
+    assert caught.value.reason == "invalid_utf8"
+    with pytest.raises(InvalidPost) as caught:
+        parse_post(b'{"id": "1",')
+    assert caught.value.reason == "invalid_json"
+    assert parse_post(orjson.dumps(good)) == parse_post(orjson.dumps(good).decode())
+
+
+def test_platform_names_are_validated_every_time():
+    post = {"id": "1", "platform": " Twitter ", "author": "a", "created_at": "2020-01-01T00:00:00Z", "text": ""}
+    assert parse_post(orjson.dumps(post)).platform == "twitter"
+    assert parse_post(orjson.dumps(post)).platform == "twitter"  # cached
+    for _ in range(2):
+        with pytest.raises(InvalidPost):
+            parse_post(orjson.dumps({**post, "platform": "twit ter"}))
+
+
+@given(st.lists(st.text(alphabet="abcdefghij", min_size=1, max_size=3), min_size=1, max_size=14, unique=True))
+def test_hits_name_every_other_tag_capped_at_ten(keys):
+    post = Post("p", "twitter", "a", 0.0, "t", tuple(Tag(k.upper(), k) for k in keys))
+    hits = hits_of(post, 3, 7)
+    assert [h.key for h in hits] == keys
+    for hit in hits:
+        assert hit.cotags == tuple(k for k in keys if k != hit.key)[:10]
+        assert (hit.surface, hit.source, hit.offset, hit.post_id) == (hit.key.upper(), 3, 7, "p")
+
+
+@given(st.dictionaries(st.text(alphabet="abc", min_size=1, max_size=2), st.integers(1, 5), max_size=6))
+def test_top_one_is_the_first_of_the_full_ranking(counts):
+    top = TopK(16, dict(counts))
+    assert top.top(1) == sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:1]
+
+
+def test_stable_hash_is_blake2b_cached_or_not():
+    expected = int.from_bytes(hashlib.blake2b("u42".encode(), digest_size=8).digest(), "big")
+    assert stable_hash("u42") == stable_hash("u42") == expected
