@@ -299,7 +299,6 @@ class TagStage:
             return alerts, minutes
         self._applied_before[partition] = apply_before
         close_before = minute_of(watermark)
-        closing = close_before > self._closed_before.get(partition, -math.inf)
         self._closed_before[partition] = max(close_before, self._closed_before.get(partition, -math.inf))
         keys = self.pending.get(partition)
         if keys:
@@ -310,9 +309,11 @@ class TagStage:
                     if ready:
                         state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
                         for hit in sorted(ready, key=lambda h: (h.created_at, h.post_id)):
+                            # a minute is judged before any later minute's hit counts,
+                            # however far the watermark jumped
+                            self._close_state(state, minute_of(hit.created_at), alerts, minutes)
                             alerts.extend(self._apply(state, hit))
-                if closing:
-                    self._close_state(state, close_before, alerts, minutes)
+                self._close_state(state, close_before, alerts, minutes)
                 if not state.inbox and not state.open and not state.emerging.episode.firing:
                     keys.discard(key)
         if watermark >= self._next_sweep.get(partition, -math.inf):
