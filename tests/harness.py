@@ -50,7 +50,7 @@ class Worker:
             "RASD_DATA_DIR": str(workdir / name),
             "RASD_APP_ID": app_id,
             "RASD_TOPIC_PARTITIONS": str(TOPIC_PARTITIONS),
-            "RASD_IDLE_CLOSE_SECONDS": "2",
+            "RASD_IDLE_CLOSE_SECONDS": "10",
             "PYTHONPATH": str(REPO),
             **(extra_env or {}),
         }
