@@ -12,6 +12,11 @@ Alertmanager ends an alert that is not re-sent within ``resolve_timeout``
 ``resend_interval`` seconds via ``run``). Resolved episodes are sent once with
 ``endsAt``. Nothing here raises into the caller: failures are logged and
 counted in ``rasd_alertmanager_push_errors_total``.
+
+In the worker, every record of the alerts topic is ``enqueue``d (coalesced by
+id) and ``run`` pushes them.  An alert muted on the board (``muted(id)``) is
+sent ended (``endsAt`` now) instead of firing and is not re-sent until the mute
+is lifted or expires; ``refresh(id)`` applies a mute change at once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -89,6 +96,12 @@ def to_am_payload(alert: dict, board_url: str = "") -> dict:
     return payload
 
 
+def _ended_now(alert: dict) -> dict:
+    """The alert as Alertmanager should see a muted one: ended now."""
+    return {**alert, "status": "resolved",
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")}
+
+
 class AlertmanagerPusher:
     """Sends alert JSON to ``{url}/api/v2/alerts`` and re-sends firing ones."""
 
@@ -99,21 +112,28 @@ class AlertmanagerPusher:
         *,
         resend_interval: float = 60.0,
         timeout: float = 5.0,
+        muted: Callable[[str], bool] = lambda alert_id: False,
     ) -> None:
         self.endpoint = url.rstrip("/") + "/api/v2/alerts"
         self.board_url = board_url
         self.resend_interval = resend_interval
+        self.muted = muted
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._firing: dict[str, dict] = {}
+        self._pending: dict[str, dict] = {}
+        self._refresh: set[str] = set()
+        self._wake = asyncio.Event()
 
     @classmethod
-    def from_env(cls) -> AlertmanagerPusher | None:
-        """``RASD_ALERTMANAGER_URL`` (unset: no pushing) and ``RASD_BOARD_URL``."""
+    def from_env(cls, board_url: str = "", **kwargs) -> AlertmanagerPusher | None:
+        """``RASD_ALERTMANAGER_URL`` (unset: no pushing), ``RASD_BOARD_URL`` (else
+        ``board_url``) and ``RASD_ALERTMANAGER_RESEND_SECONDS`` (default 60)."""
         url = os.environ.get("RASD_ALERTMANAGER_URL")
         if not url:
             return None
-        return cls(url, os.environ.get("RASD_BOARD_URL", ""))
+        return cls(url, os.environ.get("RASD_BOARD_URL") or board_url,
+                   resend_interval=float(os.environ.get("RASD_ALERTMANAGER_RESEND_SECONDS", "60")), **kwargs)
 
     async def push(self, alerts: list[dict]) -> None:
         payloads = []
@@ -125,6 +145,8 @@ class AlertmanagerPusher:
                 alert = {**self._firing.pop(key, {}), **{k: v for k, v in alert.items() if v is not None}}
             else:
                 self._firing[key] = alert
+                if self.muted(key):
+                    alert = _ended_now(alert)
             try:
                 payloads.append(to_am_payload(alert, self.board_url))
             except (KeyError, TypeError, ValueError):
@@ -134,13 +156,40 @@ class AlertmanagerPusher:
         await self._post(payloads)
 
     async def resend(self) -> None:
-        await self._post([to_am_payload(a, self.board_url) for a in self._firing.values()])
+        await self._post([to_am_payload(a, self.board_url) for key, a in self._firing.items()
+                          if not self.muted(key)])
 
-    async def run(self) -> None:
-        """Re-send firing alerts forever; run it as a background task."""
+    def enqueue(self, alert: dict) -> None:
+        """Queue one alert record for ``run`` (a newer record of the same id replaces it)."""
+        self._pending[str(alert.get("id"))] = alert
+        self._wake.set()
+
+    def refresh(self, alert_id: str) -> None:
+        """A mute changed: end the firing alert now, or send it again if unmuted."""
+        self._refresh.add(alert_id)
+        self._wake.set()
+
+    async def run(self, batch: int = 500) -> None:
+        """Push queued alerts as they come and re-send firing ones every
+        ``resend_interval`` seconds, forever; run it as a background task."""
+        next_resend = time.monotonic() + self.resend_interval
         while True:
-            await asyncio.sleep(self.resend_interval)
-            await self.resend()
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(next_resend - time.monotonic(), 0.0))
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            queued = list(self._pending.values())
+            self._pending.clear()
+            for start in range(0, len(queued), batch):
+                await self.push(queued[start:start + batch])
+            changed = [self._firing[key] for key in self._refresh if key in self._firing]
+            self._refresh.clear()
+            await self._post([to_am_payload(_ended_now(a) if self.muted(str(a["id"])) else a, self.board_url)
+                              for a in changed])
+            if time.monotonic() >= next_resend:
+                await self.resend()
+                next_resend = time.monotonic() + self.resend_interval
 
     async def close(self) -> None:
         if self._session is not None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from pathlib import Path
+from urllib.parse import quote
 
 import faust
 import orjson
@@ -21,17 +23,20 @@ from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
 from faust.web import Request, Response, View
 
-from detectors.alerts import Alert
+from detectors.alerts import KINDS, Alert
 from detectors.config import DetectorConfig
 from detectors.pipeline import build_stages
 from detectors.platforms import PlatformStage, ShardState, shard_key
-from detectors.records import InvalidPost, PlatformMinute, TagHit, TagMinute, hits_of, parse_post
+from detectors.records import (InvalidPost, PlatformMinute, TagHit, TagMinute, format_time, hits_of, parse_post,
+                               parse_time)
 from detectors.summaries import SummaryStage
 from detectors.tags import TagState
 from detectors.windows import MINUTE
 from streams import metrics
+from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
+from streams.mutes import ACTIONS, MuteStore
 
 
 class StateCodec(codecs.Codec):
@@ -430,44 +435,215 @@ async def ingest_heartbeat() -> None:
         await after_platforms(alerts)
 
 
+# -- alert board, mutes, Alertmanager -----------------------------------------
+# Every worker follows the alerts and alert-mutes topics from the beginning, so
+# any worker serves the whole board and pushes with the same mutes.
+mutes_topic = app.topic(settings.topic_mutes, partitions=1, compacting=True)
+mutes = MuteStore()
+mutes_loaded = asyncio.Event()
+pusher = AlertmanagerPusher.from_env(
+    board_url=settings.public_url or f"http://{settings.web_host}:{settings.web_port}", muted=mutes.is_muted)
+
+
+def on_alert_record(alert: dict) -> None:
+    board.apply(alert)
+    if pusher is not None:
+        pusher.enqueue(alert)
+
+
+def on_mute_record(record: dict) -> None:
+    if mutes.apply(record) and pusher is not None:
+        pusher.refresh(record["id"])
+
+
 @app.task
 async def follow_alerts() -> None:
     """Every worker keeps the full alert board (all partitions of ``alerts``)."""
-    await follow_topic(settings, settings.topic_alerts, board.apply)
+    await follow_topic(settings, settings.topic_alerts, on_alert_record)
+
+
+@app.task
+async def follow_mutes() -> None:
+    await mutes_topic.maybe_declare()
+    await follow_topic(settings, settings.topic_mutes, on_mute_record, caught_up=mutes_loaded)
+
+
+@app.task
+async def push_to_alertmanager() -> None:
+    """With ``RASD_ALERTMANAGER_URL`` set: push every alert, once the mutes are
+    known (else a muted alert would be re-sent at each restart)."""
+    if pusher is None:
+        return
+    await mutes_loaded.wait()
+    try:
+        await pusher.run()
+    finally:
+        await pusher.close()
 
 
 # -- views ----------------------------------------------------------------------
+# The board (/) and its JSON API (/api/...); the short paths are kept for the
+# CLI, the Grafana links and older scripts.
+WEB_DIR = Path(__file__).with_name("web")
+STATIC = {"board.js": "text/javascript", "board.css": "text/css"}
+# the page loads nothing but its own files: no inline script, no third party
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+ALERT_FIELDS = ("id", "kind", "status", "subject", "severity", "score", "observed", "expected", "summary",
+                "at", "started_at", "resolved_at")
+
+
+def pages(*paths: str):
+    """``app.page`` for one view served at several paths."""
+    def register(view: type[View]) -> type[View]:
+        for path in paths:
+            app.page(path)(view)
+        return view
+    return register
+
+
+def alert_row(alert: dict) -> dict:
+    """An alert for the lists: without its (large) evidence, with its mute state."""
+    return {**{k: alert.get(k) for k in ALERT_FIELDS}, "mute": mutes.view(alert["id"])}
+
+
+def trending_rows(n: int) -> dict:
+    return {"at": summaries.trending.top(1)[0]["minute"] if summaries.trending.rows else None,
+            "items": summaries.trending.top(n)}
+
+
+def platform_rows() -> list[dict]:
+    detector = platforms.detector
+    expected = detector.expected_volumes()
+    return [{"platform": name, "observed": observed, "expected": round(expected.get(name, 0.0), 2)}
+            for name, observed in sorted(detector.observed_volumes().items())]
+
+
+def grafana_link(alert: dict) -> str:
+    """The ops dashboard around the alert's time (an hour before it started)."""
+    started = parse_time(alert["started_at"], "started_at")
+    ended = parse_time(alert["resolved_at"], "resolved_at") + 1800 if alert.get("resolved_at") else None
+    until = f"{int(ended * 1000)}" if ended else "now"
+    return f"{settings.grafana_url}?from={int((started - 3600) * 1000)}&to={until}"
+
+
+def int_query(request: Request, name: str, default: int, most: int) -> int:
+    try:
+        return max(1, min(int(request.query.get(name, default)), most))
+    except ValueError:
+        return default
+
+
+@app.page("/")
+class BoardPage(View):
+    async def get(self, request: Request) -> Response:
+        return self.html((WEB_DIR / "index.html").read_text(), headers=PAGE_HEADERS)
+
+
+@app.page("/static/{name}")
+class StaticFile(View):
+    async def get(self, request: Request, name: str) -> Response:
+        if name not in STATIC:
+            return self.error(404, "no such file")
+        return self.bytes((WEB_DIR / name).read_bytes(), content_type=STATIC[name], headers=PAGE_HEADERS)
+
+
 @app.page("/metrics")
 class MetricsView(View):
     async def get(self, request: Request) -> Response:
         return self.bytes(metrics.exposition(), content_type="text/plain; version=0.0.4")
 
 
-@app.page("/trending")
+@app.page("/api/board")
+class BoardView(View):
+    """Everything the board shows, in one request (it polls this)."""
+
+    async def get(self, request: Request) -> Response:
+        firing = board.list(status="firing", limit=500)
+        counts = {kind: 0 for kind in KINDS}
+        for alert in firing:
+            counts[alert["kind"]] = counts.get(alert["kind"], 0) + 1
+        return self.json({
+            "now": format_time(time.time()),
+            "grafana_url": settings.grafana_url,
+            "trending": trending_rows(int_query(request, "n", 15, 100)),
+            "firing": [alert_row(a) for a in firing],
+            "firing_by_kind": counts,
+            "resolved": [alert_row(a) for a in board.list(status="resolved", limit=20)],
+            "platforms": platform_rows(),
+            "last_post_seconds_ago": (time.time() - last_wall["posts"]) if "posts" in last_wall else None,
+        })
+
+
+@pages("/api/trending", "/trending")
 class TrendingView(View):
     async def get(self, request: Request) -> Response:
-        n = min(int(request.query.get("n", "10")), 100)
-        return self.json({"at": summaries.trending.top(1)[0]["minute"] if summaries.trending.rows else None,
-                          "items": summaries.trending.top(n)})
+        return self.json(trending_rows(int_query(request, "n", 10, 100)))
 
 
-@app.page("/alerts")
+@pages("/api/alerts", "/alerts")
 class AlertsView(View):
     async def get(self, request: Request) -> Response:
-        status = request.query.get("status")
-        return self.json({"items": board.list(status=status, limit=int(request.query.get("limit", "200")))})
+        rows = board.list(status=request.query.get("status"), kind=request.query.get("kind"),
+                          limit=int_query(request, "limit", 200, 5000))
+        return self.json({"items": [{**a, "mute": mutes.view(a["id"])} for a in rows]})
 
 
-@app.page("/alerts/{alert_id}")
+@pages("/api/alerts/{alert_id}", "/alerts/{alert_id}")
 class AlertView(View):
+    """One alert with its evidence, timeline, mute state, variant group and Grafana
+    link.  A browser following a link (Alertmanager's ``evidence_url``) gets the board."""
+
     async def get(self, request: Request, alert_id: str) -> Response:
+        accept = request.headers.get("Accept", "")
+        if "text/html" in accept and not request.path.startswith("/api/"):
+            return self.text("", status=303, headers={"Location": "/#alert/" + quote(alert_id)})
         alert = board.get(alert_id)
         if alert is None:
-            return self.json({"error": "no such alert"}, status=404)
-        return self.json(alert)
+            return self.error(404, "no such alert")
+        group = summaries.variants.group_of(alert["subject"]) if alert["subject"].startswith("#") else None
+        return self.json({**alert, "mute": mutes.view(alert_id), "grafana_url": grafana_link(alert),
+                          "variant_group": group})
 
 
-@app.page("/variants")
+@app.page("/api/alerts/{alert_id}/{action}")
+class AlertActionView(View):
+    """POST ``mute`` {"minutes", "by", "note"}, ``unmute`` or ``ack`` {"by", "note"}."""
+
+    async def post(self, request: Request, alert_id: str, action: str) -> Response:
+        if action not in ACTIONS:
+            return self.error(404, f"no such action; one of {', '.join(ACTIONS)}")
+        # a JSON body cannot come from a plain cross-site form (no CORS is allowed here)
+        if request.content_type != "application/json":
+            return self.error(415, "send application/json")
+        if board.get(alert_id) is None:
+            return self.error(404, "no such alert")
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            record = mutes.change(alert_id, action, by=body.get("by", ""), minutes=body.get("minutes"),
+                                  note=body.get("note", ""))
+        except ValueError as exc:
+            return self.error(400, str(exc))
+        await mutes_topic.send(key=alert_id.encode(), value=orjson.dumps(record))
+        on_mute_record(record)
+        return self.json(mutes.view(alert_id))
+
+
+@app.page("/api/mutes")
+class MutesView(View):
+    async def get(self, request: Request) -> Response:
+        now = time.time()
+        return self.json({"items": [mutes.view(alert_id, now) for alert_id in reversed(mutes.records)]})
+
+
+@pages("/api/variants", "/variants")
 class VariantsView(View):
     async def get(self, request: Request) -> Response:
         tag = request.query.get("tag")
@@ -477,7 +653,7 @@ class VariantsView(View):
         return self.json({"groups": summaries.variants.groups()})
 
 
-@app.page("/tags/{key}")
+@pages("/api/tags/{key}", "/tags/{key}")
 class TagView(View):
     """Per-minute history of one tag (on the worker that owns its partition)."""
 
@@ -493,7 +669,7 @@ class TagView(View):
                           "surfaces": state.surfaces.top(8), "firing": state.emerging.episode.firing})
 
 
-@app.page("/platforms")
+@pages("/api/platforms", "/platforms")
 class PlatformsView(View):
     async def get(self, request: Request) -> Response:
         detector = platforms.detector

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ class AlertBoard:
             firing_evidence = current.get("evidence", {})
             current.update(alert)
             if alert["status"] == "resolved":
-                current["evidence"] = {**firing_evidence, **alert.get("evidence", {})}
+                # a resolving minute may be silent: its empty lists must not hide why it fired
+                current["evidence"] = {**firing_evidence,
+                                       **{k: v for k, v in alert.get("evidence", {}).items() if v not in ([], None)}}
         if alert["status"] == "resolved":
             current["resolved_at"] = alert["at"]
         current["timeline"].append({"status": alert["status"], "at": alert["at"],
@@ -54,8 +56,11 @@ class AlertBoard:
 
 
 async def follow_topic(settings, topic: str, apply: Callable[[dict], None],
-                       from_beginning: bool = True) -> None:
-    """Feed every JSON record of ``topic`` to ``apply``, forever; reconnects."""
+                       from_beginning: bool = True, caught_up: asyncio.Event | None = None) -> None:
+    """Feed every JSON record of ``topic`` to ``apply``, forever; reconnects.
+
+    ``caught_up`` is set once every record that was on the topic at the first
+    start has been applied (so a reader can wait for complete state)."""
     while True:
         consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=settings.kafka_bootstrap(), group_id=None,
@@ -63,11 +68,18 @@ async def follow_topic(settings, topic: str, apply: Callable[[dict], None],
             **kafka_security(settings))
         try:
             await consumer.start()
+            behind = await _end_offsets(consumer, topic) if caught_up and not caught_up.is_set() else {}
+            if caught_up and not behind:
+                caught_up.set()
             async for message in consumer:
                 try:
                     apply(orjson.loads(message.value))
                 except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
                     log.warning("skipping unreadable record on %s: %r", topic, exc)
+                if behind and message.offset + 1 >= behind.get(message.partition, 0):
+                    behind.pop(message.partition, None)
+                    if not behind:
+                        caught_up.set()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # broker away: retry, the board must come back by itself
@@ -75,6 +87,14 @@ async def follow_topic(settings, topic: str, apply: Callable[[dict], None],
             await asyncio.sleep(2.0)
         finally:
             await consumer.stop()
+
+
+async def _end_offsets(consumer: AIOKafkaConsumer, topic: str) -> dict[int, int]:
+    """partition -> end offset, for the partitions of ``topic`` that hold records."""
+    await consumer.topics()  # fresh metadata
+    partitions = consumer.partitions_for_topic(topic) or set()
+    ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+    return {tp.partition: end for tp, end in ends.items() if end > 0}
 
 
 def kafka_security(settings) -> dict:
