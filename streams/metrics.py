@@ -11,7 +11,8 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from detectors.alerts import Alert
+from detectors.alerts import KINDS, SEVERITIES, Alert
+from detectors.records import DLQ_REASONS
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -41,6 +42,26 @@ LAST_MESSAGE = Gauge("rasd_last_message_timestamp_seconds", "Wall-clock time the
                      registry=REGISTRY)
 WATERMARK = Gauge("rasd_event_watermark_timestamp_seconds", "Highest event time seen by the ingest stage",
                   registry=REGISTRY)
+
+
+def _create_series() -> None:
+    """Every series of a bounded label set exists from the start (at zero), so
+    rates and dashboards work before the first event of a kind."""
+    for kind in KINDS:
+        ALERTS_RESOLVED.labels(kind)
+        for severity in SEVERITIES:
+            ALERTS_FIRED.labels(kind, severity)
+            ALERTS_FIRING.labels(kind, severity)
+    for reason in (*DLQ_REASONS, "processing_error"):
+        DLQ_MESSAGES.labels(reason)
+    for stage in ("tags", "shards", "platforms", "summaries"):
+        LATE_EVENTS.labels(stage)
+        DUPLICATE_EVENTS.labels(stage)
+    for rank in range(1, 11):
+        TRENDING_SCORE.labels(str(rank))
+
+
+_create_series()
 
 
 def record_alert(alert: Alert) -> None:
