@@ -93,8 +93,10 @@ class KeyedTable(faust.Table):
 
 
 def serialized_as(codec: str) -> type:
-    """A marker type: Faust tables pick their serializer from ``type._options``."""
-    return type(codec, (), {"_options": type("Options", (), {"serializer": codec})})
+    """A marker type: Faust tables pick their serializer from ``type._options``;
+    changelog recovery then passes the decoded value through ``from_data``."""
+    return type(codec, (), {"_options": type("Options", (), {"serializer": codec}),
+                            "from_data": staticmethod(lambda data, preferred_type=None: data)})
 
 settings = Settings()
 detector_config = DetectorConfig.load(settings.detector_config)
@@ -231,7 +233,7 @@ async def tag_agent(stream):
             touched.add(partition)
             for fields in orjson.loads(event.value):
                 hit = TagHit.from_fields(fields)
-                alerts.extend(tags.on_hit(hit, partition))
+                tags.on_hit(hit, partition)
                 newest = max(newest, hit.created_at)
                 source_wall["tags", partition, hit.source] = now
             last_wall[f"tags/{partition}"] = now
