@@ -148,10 +148,12 @@ tags, shards, platforms, summaries = build_stages(detector_config, settings.part
 board = AlertBoard()
 # wall-clock time each stage (and tag/shard partition) last received input
 last_wall: dict[str, float] = {}
-# per (topic, source partition): the progress last reported downstream
-last_progress: dict[tuple[str, int], float] = {}
+# per (topic, source partition): the progress last reported downstream, and when
+last_progress: dict[tuple[str, int], tuple[float, float]] = {}
 # per (stage, partition, input source): wall-clock time a record last came from it
 source_wall: dict[tuple[str, int, int], float] = {}
+# per (global stage, upstream partition): wall-clock time of its last progress report
+report_wall: dict[tuple[str, int], float] = {}
 ingest_watermark = [-math.inf]
 
 
@@ -260,9 +262,15 @@ async def after_tags(alerts: list[Alert], closed: dict[int, list[TagMinute]]) ->
 
 
 async def send_progress(topic, source: int, progress: float, records: list) -> None:
-    reported = last_progress.get((topic.get_topic_name(), source), -math.inf)
-    if records or progress > reported:
-        last_progress[(topic.get_topic_name(), source)] = progress
+    """Report closed records and progress downstream; also re-sent as a heartbeat
+    so a downstream gate can tell a quiet partition from a dead one."""
+    if progress == -math.inf:
+        return  # nothing closed yet
+    name = topic.get_topic_name()
+    now = time.time()
+    reported, sent_at = last_progress.get((name, source), (-math.inf, 0.0))
+    if records or progress > reported or now - sent_at >= settings.idle_close_seconds / 2:
+        last_progress[name, source] = (max(progress, reported), now)
         value = b'{"source":%d,"progress":%s,"records":[%s]}' % (
             source, orjson.dumps(progress), b",".join(r.to_wire() for r in records))
         await topic.send(key=str(source).encode(), value=value)
@@ -301,7 +309,7 @@ async def platform_agent(stream):
             batch = orjson.loads(event.value)
             records = [PlatformMinute(*fields) for fields in batch["records"]]
             alerts.extend(platforms.on_batch(batch["source"], batch["progress"], records))
-            source_wall["platforms", 0, batch["source"]] = now
+            report_wall["platforms", batch["source"]] = now
         last_wall["platforms"] = now
         await after_platforms(alerts)
         metrics.DETECTOR_DURATION.labels("outage").observe(time.perf_counter() - started)
@@ -329,7 +337,7 @@ async def summary_agent(stream):
             batch = orjson.loads(event.value)
             records = [TagMinute.from_dict(fields) for fields in batch["records"]]
             alerts.extend(summaries.on_batch(batch["source"], batch["progress"], records))
-            source_wall["summaries", 0, batch["source"]] = now
+            report_wall["summaries", batch["source"]] = now
         last_wall["summaries"] = now
         await after_summaries(alerts)
         metrics.DETECTOR_DURATION.labels("variants").observe(time.perf_counter() - started)
@@ -370,7 +378,8 @@ async def close_idle_windows() -> None:
     """Wall-clock help for event time, live only (a backtest has end of input).
 
     * An input source quiet for ``idle_close_seconds`` stops holding its
-      partition's watermark (or a downstream stage's gate) back.
+      partition's watermark back; an upstream partition silent for twice that
+      stops holding a global stage's ``MinuteGate`` back.
     * A stage whose whole input has been quiet that long moves its event time
       on, so the last minutes get judged and firing episodes can resolve.  It
       never moves past the wall clock: live (event time ~ now) this closes only
@@ -384,12 +393,8 @@ async def close_idle_windows() -> None:
         del source_wall[stage, partition, source]
         if stage == "tags":
             tags.watermarks[partition].forget(source)
-        elif stage == "shards":
+        else:
             shards.watermarks[partition].forget(source)
-        elif stage == "platforms":
-            platforms.gate.exclude(source)
-        elif stage == "summaries":
-            summaries.gate.exclude(source)
 
     tag_alerts: list[Alert] = []
     closed_tags: dict[int, list[TagMinute]] = {}
@@ -408,16 +413,19 @@ async def close_idle_windows() -> None:
     await after_tags(tag_alerts, closed_tags)
     await after_shards(closed_shards)
 
-    before = platforms.next_minute
-    platform_idle = now - last_wall.get("platforms", now) >= idle
-    alerts = platforms.flush() if platform_idle else platforms.close_until(platforms.gate.ready_before() - MINUTE)
-    if alerts or platforms.next_minute != before:
-        await after_platforms(alerts)
-    before = summaries.next_minute
-    summaries_idle = now - last_wall.get("summaries", now) >= idle
-    alerts = summaries.flush() if summaries_idle else summaries.close_until(summaries.gate.ready_before() - MINUTE)
-    if alerts or summaries.next_minute != before:
-        await after_summaries(alerts)
+    # upstream partitions flush after `idle`; give their last reports as long again
+    for name, stage, publish_stage in (("platforms", platforms, after_platforms),
+                                       ("summaries", summaries, after_summaries)):
+        reports = [seen for (n, _), seen in report_wall.items() if n == name]
+        if not reports:
+            continue
+        for source in range(stage.gate.sources):
+            if now - report_wall.get((name, source), min(reports)) >= 2 * idle:
+                stage.gate.exclude(source)
+        before = stage.next_minute
+        alerts = stage.close_until(stage.gate.ready_before() - MINUTE)
+        if alerts or stage.next_minute != before:
+            await publish_stage(alerts)
 
 
 def idle_target(observed: float, lateness: float, now: float) -> float:
