@@ -343,9 +343,11 @@ class TagStage:
         index = int(minute // MINUTE)
         if bucket.posts:
             state.history[index] = [bucket.posts, round(authors)]
+        # minutes are inserted in time order, so the oldest come first
         oldest = index - HISTORY_MINUTES
-        for old in [i for i in state.history if i <= oldest]:
-            del state.history[old]
+        history = state.history
+        while history and (first := next(iter(history))) <= oldest:
+            del history[first]
         alert = self.detector.close_minute(state.emerging, minute, authors, state.display,
                                            lambda: self._evidence(state, bucket))
         if alert is not None:
