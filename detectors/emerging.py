@@ -6,8 +6,13 @@ prior for brand-new tags.  A minute scores ``model.score_one``; the tag fires
 when the score passes ``fire_score`` *and* at least ``min_authors`` distinct
 accounts used it in the minute (three accounts never make a trend, whatever
 their score).  While an episode fires the model is frozen (it learns at a tiny
-rate) so an ongoing anomaly does not become the baseline.  It resolves after
-``resolve_after`` consecutive calm minutes.
+rate) so an ongoing anomaly does not become the baseline.
+
+An episode resolves only after ``resolve_after`` consecutive calm minutes, so a
+surge that comes in bursts (a campaign posting every quarter hour) stays one
+episode.  Within ``refire_within`` minutes of a resolution the same tag starts
+a new episode only on a real new surge: at least ``refire_peak_factor`` times
+the previous episode's peak authors per minute, scoring ``warning_score`` or more.
 
 A brand-new tag has no baseline of its own yet, and a per-minute model would
 learn its rise as fast as it happens.  So while a tag is *young* (first seen
@@ -44,7 +49,9 @@ class EmergingConfig:
     fire_score: float = 6.0
     min_authors: int = 12
     resolve_score: float = 2.0
-    resolve_after: int = 5
+    resolve_after: int = 15
+    refire_within: float = 120.0
+    refire_peak_factor: float = 1.5
     surge_score: float = 3.0
     min_surge_authors: int = 6
     calm_peak_fraction: float = 0.3
@@ -68,17 +75,20 @@ class EmergingState:
     judge_as_new: bool = False
     young_authors: KMV | None = None
     peak_authors: float = 0.0
+    resolved_at: float | None = None  # end of the last episode, with its peak below
 
     def to_state(self) -> list:
         return [self.model.to_state(), self.episode.to_state(), self.score, self.expected,
                 self.first_seen, self.judge_as_new,
-                self.young_authors.hashes if self.young_authors is not None else None, self.peak_authors]
+                self.young_authors.hashes if self.young_authors is not None else None, self.peak_authors,
+                self.resolved_at]
 
     @classmethod
     def from_state(cls, state: list) -> "EmergingState":
-        model, episode, score, expected, first_seen, judge_as_new, young, peak = state
+        model, episode, score, expected, first_seen, judge_as_new, young, peak, resolved_at = state
         return cls(CountAnomalyModel.from_state(model), Episode.from_state(episode), score, expected,
-                   first_seen, judge_as_new, KMV(64, young) if young is not None else None, peak)
+                   first_seen, judge_as_new, KMV(64, young) if young is not None else None, peak,
+                   resolved_at)
 
 
 class EmergingDetector:
@@ -130,6 +140,12 @@ class EmergingDetector:
         state.peak_authors = 0.0
         return alert
 
+    def _may_fire(self, state: EmergingState, at: float, authors: float, score: float) -> bool:
+        """Soon after an episode, only a strong surge well above its peak is a new one."""
+        cfg = self.config
+        return (state.resolved_at is None or at - state.resolved_at >= cfg.refire_within * 60.0
+                or (authors >= cfg.refire_peak_factor * state.peak_authors and score >= cfg.warning_score))
+
     def is_surging(self, state: EmergingState, authors: float) -> bool:
         return state.episode.firing or (
             state.score >= self.config.surge_score and authors >= self.config.min_surge_authors)
@@ -140,7 +156,7 @@ class EmergingDetector:
         if state.episode.firing or authors < self.config.min_authors:
             return None
         score = state.model.score_one(minute, authors)
-        if score < self.config.fire_score:
+        if score < self.config.fire_score or not self._may_fire(state, at, authors, score):
             return None
         expected = state.model.expected(minute)
         return self._fire(state, at, minute, score, authors, expected, subject, evidence, partial=True)
@@ -155,7 +171,7 @@ class EmergingDetector:
         state.score, state.expected = score, expected
         alert = None
         if not state.episode.firing:
-            if score >= cfg.fire_score and authors >= cfg.min_authors:
+            if score >= cfg.fire_score and authors >= cfg.min_authors and self._may_fire(state, minute + 60.0, authors, score):
                 alert = self._fire(state, minute + 60.0, minute, score, authors, expected,
                                    subject, evidence, partial=False)
         else:
@@ -167,8 +183,10 @@ class EmergingDetector:
                 at=minute + 60.0, active=False, calm=calm, score=score, observed=authors,
                 expected=expected,
                 summary=f"{subject} back near its baseline: {authors:.0f} authors/min vs ~{expected:.1f} expected")
-            if alert is not None and evidence is not None:
-                alert.evidence = evidence()
+            if alert is not None:
+                state.resolved_at = minute + 60.0
+                if evidence is not None:
+                    alert.evidence = evidence()
         model.frozen = state.episode.firing
         model.learn_one(minute, authors)
         return alert
@@ -187,4 +205,5 @@ class EmergingDetector:
                                      started_at=minute, severity=severity)
         state.score, state.expected = score, expected
         state.peak_authors = authors
+        state.young_authors = None  # a tag that has trended is no longer new
         return alert

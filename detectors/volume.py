@@ -58,6 +58,12 @@ class CountAnomalyModel:
     progress) the steady-state learning rates are multiplied by `freeze_weight`;
     a small non-zero weight lets a permanent level shift be absorbed eventually.
 
+    The model also keeps the series' running peak (in transformed units, sinking
+    by `peak_decay` per day): `novelty` says how far a count is above it. Twitter
+    volume has routine spikes (market opens, daily shows) that are far above the
+    level yet no higher than last days' spikes; a burst worth reporting is a new
+    high (see `CountAnomalyDetector`).
+
     A brand-new series starts at `prior_count` with a forecast-error std of
     `prior_std` (transformed units) worth `prior_weight` observations, so a handful
     of counts are unremarkable while a burst of dozens is not. Bins that were
@@ -89,6 +95,8 @@ class CountAnomalyModel:
         Prior of a series without history.
     freeze_weight
         Learning-rate multiplier while `frozen`.
+    peak_decay
+        How fast the running peak sinks, in transformed units per day.
 
     Examples
     --------
@@ -128,6 +136,7 @@ class CountAnomalyModel:
         prior_weight: int = 5,
         freeze_weight: float = 0.1,
         dispersion: float = 50.0,
+        peak_decay: float = 1.0,
     ):
         self.dispersion = float(dispersion)
         self.bin_seconds = float(bin_seconds)
@@ -143,6 +152,7 @@ class CountAnomalyModel:
         self.prior_std = float(prior_std)
         self.prior_weight = int(prior_weight)
         self.freeze_weight = float(freeze_weight)
+        self.peak_decay = float(peak_decay)
 
         self.level = self._tf(self.prior_count)
         self.var = self.prior_std**2
@@ -153,6 +163,7 @@ class CountAnomalyModel:
         self.week = [0.0] * (_WEEK_SLOTS if self.weekly else 0)
         self.week_n = [0] * len(self.week)
         self.frozen = False
+        self.peak: float | None = None
         self._derive()
         self._sums()
 
@@ -236,7 +247,19 @@ class CountAnomalyModel:
         m = level + self._season(t)
         return max(self._inv(m) + 0.25, 0.0)
 
+    def _peak_at(self, t: float) -> float | None:
+        if self.peak is None or self.t_last is None:
+            return self.peak
+        return self.peak - self.peak_decay * max(t - self.t_last, 0.0) / _DAY
+
+    def novelty(self, t: float, x: float) -> float:
+        """How far count `x` is above the decayed running peak (transformed units; +inf at first)."""
+        peak = self._peak_at(t)
+        return math.inf if peak is None else self._tf(x) - peak
+
     def learn_one(self, t: float, x: float) -> None:
+        peak = self._peak_at(t)
+        self.peak = self._tf(x) if peak is None else max(self._tf(x), peak)
         k = self._skipped(t)
         self.level, self.var = self._after_gap(k)
         self.n += k
@@ -296,6 +319,7 @@ class CountAnomalyModel:
         "prior_weight",
         "freeze_weight",
         "dispersion",
+        "peak_decay",
     )
 
     def to_state(self) -> dict:
@@ -311,6 +335,7 @@ class CountAnomalyModel:
             "week": list(self.week),
             "week_n": list(self.week_n),
             "frozen": self.frozen,
+            "peak": self.peak,
         }
 
     @classmethod
@@ -326,6 +351,7 @@ class CountAnomalyModel:
         model.week_n = [int(v) for v in state["week_n"]]
         model._sums()
         model.frozen = bool(state["frozen"])
+        model.peak = state["peak"]
         return model
 
 
@@ -336,6 +362,7 @@ class AlertPolicy:
     and resolves once scores stay below `resolve_threshold` for `resolve_seconds`
     (hysteresis). A start within `min_gap_seconds` of the previous one continues
     that episode silently: one alert per burst, which is also what NAB rewards.
+    A score counts towards a start only when `novel` (see `CountAnomalyDetector`).
 
     Examples
     --------
@@ -368,8 +395,8 @@ class AlertPolicy:
         self._calm_since: float | None = None
         self._recent: deque[bool] = deque(maxlen=self.n)
 
-    def update(self, t: float, score: float) -> bool:
-        self._recent.append(score >= self.threshold)
+    def update(self, t: float, score: float, novel: bool = True) -> bool:
+        self._recent.append(novel and score >= self.threshold)
         if self.active:
             if score >= self.resolve_threshold:
                 self._calm_since = None
@@ -411,6 +438,11 @@ class AlertPolicy:
 class CountAnomalyDetector:
     """A `CountAnomalyModel` and an `AlertPolicy`; the model is frozen while an episode runs.
 
+    A high score starts an episode only if the count is also within `peak_margin`
+    (transformed units) of the model's decayed running peak, or above it: a spike
+    no higher than the series' recent spikes is routine for it. On the NAB
+    realTweets files this gate is worth about +5 points (bench/nab.py).
+
     Examples
     --------
 
@@ -423,24 +455,27 @@ class CountAnomalyDetector:
 
     """
 
-    def __init__(self, model: CountAnomalyModel | None = None, policy: AlertPolicy | None = None):
+    def __init__(self, model: CountAnomalyModel | None = None, policy: AlertPolicy | None = None,
+                 peak_margin: float = 1.5):
         self.model = model if model is not None else CountAnomalyModel()
         self.policy = policy if policy is not None else AlertPolicy()
+        self.peak_margin = float(peak_margin)
 
     def update(self, t: float, x: float) -> tuple[float, bool]:
         """Score, decide, then learn; returns (score, episode_started)."""
         score = self.model.score_one(t, x)
-        started = self.policy.update(t, score)
+        started = self.policy.update(t, score, self.model.novelty(t, x) >= -self.peak_margin)
         self.model.frozen = self.policy.active
         self.model.learn_one(t, x)
         return score, started
 
     def to_state(self) -> dict:
-        return {"model": self.model.to_state(), "policy": self.policy.to_state()}
+        return {"model": self.model.to_state(), "policy": self.policy.to_state(), "peak_margin": self.peak_margin}
 
     @classmethod
     def from_state(cls, state: dict) -> CountAnomalyDetector:
-        return cls(CountAnomalyModel.from_state(state["model"]), AlertPolicy.from_state(state["policy"]))
+        return cls(CountAnomalyModel.from_state(state["model"]), AlertPolicy.from_state(state["policy"]),
+                   state["peak_margin"])
 
 
 def _parse_ts(ts: str) -> float:

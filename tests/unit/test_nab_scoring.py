@@ -79,3 +79,18 @@ def test_scaled_sigmoid_matches_nab():
     assert nab.scaled_sigmoid(-1.0) == pytest.approx(2 / (1 + math.exp(-5)) - 1)
     assert nab.scaled_sigmoid(0.0) == pytest.approx(0.0)
     assert nab.scaled_sigmoid(3.0) == -1.0
+
+
+def test_published_scores_normalise_like_ours():
+    windows = {"a": [1, 2], "b": [3]}
+    assert nab.published_normalized((-2.0, -1.0), windows, ["a", "b"]) == pytest.approx(0.0)
+    assert nab.published_normalized((2.0, 1.0), windows, ["a", "b"]) == pytest.approx(100.0)
+    assert nab.published_normalized((0.0, 0.0), windows, ["a", "b"]) == pytest.approx(50.0)
+
+
+def test_windowed_gaussian_flags_only_extreme_outliers():
+    values = [10.0 + (i % 7) for i in range(3000)]
+    values[2000] = 1e6
+    # (the second row is flagged too: a one-value window has no spread; NAB probation hides it)
+    assert [i for i, a in enumerate(nab.windowed_gaussian(values)) if a and i > 10] == [2000]
+    assert sum(nab.windowed_gaussian(values, threshold=0.99)) > 1

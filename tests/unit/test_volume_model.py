@@ -123,3 +123,29 @@ def test_score_series_file_writes_nab_format(tmp_path):
     assert all(0.0 <= float(r[2]) <= 1.0 for r in parsed)
     assert parsed[2500][3] == "1" and float(parsed[2500][2]) > 0.5
     assert sum(int(r[3]) for r in parsed[1000:]) <= 2
+
+
+def test_spikes_well_below_a_recent_peak_do_not_start_episodes():
+    # 5-minute bins of ~20; a 3000 burst on day 0, 300 spikes on days 1-5, 6000 on day 6
+    bins_per_day = int(DAY / 300)
+    rates = [20.0] * (7 * bins_per_day)
+    rates[100] = 3000.0
+    for day in range(1, 6):
+        rates[day * bins_per_day + 150] = 300.0
+    rates[6 * bins_per_day + 200] = 6000.0
+
+    def starts(det):
+        rng = random.Random(1)
+        return [i for i, lam in enumerate(rates) if det.update(300.0 * i, poisson(rng, lam))[1]]
+
+    assert starts(CountAnomalyDetector(CountAnomalyModel(bin_seconds=300))) == [100, 6 * bins_per_day + 200]
+    ungated = starts(CountAnomalyDetector(CountAnomalyModel(bin_seconds=300), peak_margin=math.inf))
+    assert len(ungated) >= 4  # the 300 spikes do score high: only the running peak calls them small
+
+
+def test_running_peak_sinks_by_peak_decay_per_day():
+    model = CountAnomalyModel(bin_seconds=300, peak_decay=1.0)
+    model.learn_one(0.0, 1000)
+    assert model.novelty(300.0, 1000) == pytest.approx(1.0 / 288)
+    assert model.novelty(DAY, 1000) == pytest.approx(1.0, abs=0.01)
+    assert CountAnomalyModel().novelty(0.0, 5) == math.inf
