@@ -122,9 +122,11 @@ class CampaignConfig:
     min_score: float = 2.5
     top_n: int = 10
     fire_after: int = 2
-    resolve_after: int = 10          # a push pausing between bursts is still one episode
+    resolve_after: int = 20          # calm minutes: longer than a push's pauses between bursts
+    hold_share: float = 0.25         # a minute with this share of the push's busiest one is not calm
     target_min_share: float = 0.05
     pusher_min_share: float = 0.3    # of a flooded watched tag's window, for its top unwatched cotag
+    fold_min_share: float = 0.5      # of a coordinated tag's window carrying another tag: folded into it
     counter_surge_overlap: float = 0.1
     counter_surge_min_authors: int = 20
 
@@ -506,16 +508,27 @@ class _Push(NamedTuple):
     coordination: dict                # the signals the decision rests on,
     targets: list[tuple[str, dict]]   # (key, evidence entry) of each targeted watched tag
     measured_on: str                  # and the tag whose window they were measured on
+    folded: dict[str, dict]           # other coordinated tags whose posts are this push's
 
 
 class CampaignDetector:
     """Raises one ``counter_campaign`` alert per coordinated-push episode and
-    names the watched tags it targets.  ``watched`` holds display tags."""
+    names the watched tags it targets.  ``watched`` holds display tags.
+
+    A campaign's copy-pasted tag block makes every tag in it look coordinated:
+    a coordinated tag whose window is mostly posts that also carry another tag
+    (the one with an open episode, or a coordinated tag that carries it more
+    than it carries that tag) is folded into that tag's episode and listed in
+    its evidence, never alerted on its own.  A firing episode stays open while
+    the pushed tag still bursts (``hold_share`` of its busiest minute), so the
+    pauses between a push's bursts do not split it."""
 
     def __init__(self, watched: Iterable[str] = (), config: CampaignConfig | None = None):
         self.config = config or CampaignConfig()
         self.watched = {canonical_key(tag): tag if tag.startswith("#") else "#" + tag for tag in watched}
         self.episodes: dict[str, Episode] = {}
+        # Per episode: its targets and folded tags so far, and the pushed tag's busiest minute.
+        self.notes: dict[str, dict] = {}
         # Per-minute author sketches of surging and watched tags, for counter-surge overlap.
         self.author_minutes: dict[str, deque[tuple[float, list[int]]]] = {}
         # Watched tags flooded by a coordinated push, until when their windows may still hold it.
@@ -524,8 +537,9 @@ class CampaignDetector:
     def on_minute(self, minute: float, summaries: list[TagMinute]) -> list[Alert]:
         by_key = {s.key: s for s in summaries}
         self._remember_authors(minute, summaries)
-        coordinated = {s.key: s for s in summaries
-                       if s.surging and s.coordination and s.coordination["coordinated"]}
+        # A window exists only while its tag surges (and a cooldown after), so a
+        # push is still judged between its bursts.
+        coordinated = {s.key: s for s in summaries if s.coordination and s.coordination["coordinated"]}
         pushes = self._pushes(minute, coordinated, by_key)
         alerts = []
         for key, push in pushes.items():
@@ -533,66 +547,159 @@ class CampaignDetector:
             if episode is None:
                 episode = self.episodes[key] = Episode(
                     "counter_campaign", key, self.config.fire_after, self.config.resolve_after)
-            found = [target for _, target in push.targets]
+            notes = self._note(key, push)
+            # co-occurrence is a fact about the push's posts and sticks; a counter-surge holds only while seen
+            found = list(notes["targets"].values()) + [
+                t for k, t in push.targets if t["relation"] == "counter-surge" and k not in notes["targets"]]
             alert = episode.update(
                 at=minute, active=True, calm=False, score=push.coordination["score"],
                 subject=push.display, observed=push.minute.posts if push.minute else 0,
                 expected=push.minute.expected if push.minute else 0.0,
                 summary=self._summary(push.display, push.coordination, found),
-                related=[t["tag"] for t in found],
-                evidence=self._evidence(push, found, by_key),
+                related=self._related(found, notes),
+                evidence=self._evidence(push, found, notes, by_key),
                 severity="critical" if found else "warning")
             if alert:
                 alerts.append(alert)
         for key, episode in list(self.episodes.items()):
             if key not in pushes:
                 summary = by_key.get(key)
-                alert = episode.update(at=minute, active=False, calm=True,
-                                       observed=summary.posts if summary else 0,
+                notes = self.notes.get(key, {})
+                posts = summary.posts if summary else 0
+                bursting = posts >= max(self.config.hold_share * notes.get("peak_posts", 0),
+                                        self.config.min_support)
+                alert = episode.update(at=minute, active=False, calm=not bursting, observed=posts,
                                        expected=summary.expected if summary else 0.0,
-                                       summary=f"Coordinated push on {episode.subject} has ended")
+                                       summary=f"Coordinated push on {episode.subject} has ended",
+                                       related=self._related(list(notes["targets"].values()), notes)
+                                       if notes else None,
+                                       evidence=self._closing_evidence(episode, notes, minute))
                 if alert:
                     alerts.append(alert)
             if not episode.firing and not episode.streak:
                 del self.episodes[key]
+                self.notes.pop(key, None)
         return alerts
 
     def _pushes(self, minute: float, coordinated: dict[str, TagMinute],
                 by_key: dict[str, TagMinute]) -> dict[str, "_Push"]:
         """The tags under a coordinated push this minute, with their evidence.
 
-        A push that carries a watched tag floods that tag's window too, for as
-        long as the window holds its posts: the watched tag is then the target,
-        named in the pusher's alert, not a campaign of its own.  When only the
-        watched tag's window saw the push (the pushing tag started surging after
-        its first burst, say), the push is credited to the watched tag's top
-        unwatched cotag, on the watched tag's evidence."""
-        pushes: dict[str, _Push] = {}
+        Each coordinated tag is its own push or is carried by another tag (see
+        ``_carrier``).  A push that carries a watched tag floods that tag's
+        window too, for as long as the window holds its posts: the watched tag is
+        then the target, named in the pusher's alert, not a campaign of its own.
+        A carrier whose own window did not see the push (it started surging after
+        its first burst, or has no window at all between bursts) is judged on
+        the window of the tag it carries."""
+        carrier = {key: self._carrier(key, summary, coordinated) for key, summary in coordinated.items()}
+        root = {}
+        for key in coordinated:
+            seen = [key]
+            while carrier.get(seen[-1]) is not None and carrier[seen[-1]] not in seen:
+                seen.append(carrier[seen[-1]])
+            root[key] = seen[-1]
         hijacked: set[str] = set()
-        for key, summary in coordinated.items():
-            if key not in self.watched:
-                targets = self._targets(summary, by_key)
-                pushes[key] = _Push(summary.display, summary, summary.coordination, targets, summary.display)
-                hijacked.update(k for k, target in targets if target["relation"] == "co-occurs")
-        for key, summary in coordinated.items():
-            if key not in self.watched or key in hijacked:
-                continue
+        pushes: dict[str, _Push] = {}
+        # Tags measured on their own window first, then carriers seen only through others.
+        order = sorted(coordinated, key=lambda k: (root[k] != k, k in self.watched,
+                                                   -coordinated[k].coordination["posts"], k))
+        for key in order:
+            summary, pusher = coordinated[key], root[key]
             coordination = summary.coordination
-            pusher, share = next(((k, n / max(coordination["posts"], 1)) for k, n in coordination["cotags"]
-                                  if k not in self.watched), (None, 0.0))
-            if pusher is not None and share >= self.config.pusher_min_share:
+            if pusher == key:
+                if key in self.watched and (key in hijacked or key in self.hijacked_until):
+                    continue  # the target of a push, not a push of its own
+                targets = self._targets(summary, by_key)
+                pushes[key] = _Push(summary.display, summary, coordination, targets, summary.display, {})
+                hijacked.update(k for k, target in targets if target["relation"] == "co-occurs")
+                continue
+            share = self._shares(summary).get(pusher, 0.0)
+            if key in self.watched:
                 hijacked.add(key)
-                if pusher not in pushes:
-                    pushing = by_key.get(pusher)
-                    target = {"tag": summary.display, "relation": "co-occurs", "overlap": round(share, 4)}
-                    pushes[pusher] = _Push(pushing.display if pushing else "#" + pusher, pushing,
-                                           coordination, [(key, target)], summary.display)
-            elif key not in self.hijacked_until:
-                pushes[key] = _Push(summary.display, summary, coordination,
-                                    self._targets(summary, by_key), summary.display)
+                target = (key, {"tag": summary.display, "relation": "co-occurs", "overlap": round(share, 4)})
+            else:
+                target = None
+            push = pushes.get(pusher)
+            if push is None:
+                pushing = by_key.get(pusher)
+                targets = [t for t in self._targets(summary, by_key) if t[0] != pusher]
+                push = pushes[pusher] = _Push(
+                    pushing.display if pushing else self.watched.get(pusher, "#" + pusher), pushing,
+                    coordination, [target] + targets if target else targets, summary.display, {})
+            elif target and target[0] not in dict(push.targets):
+                push.targets.append(target)
+            if target is None:
+                push.folded[key] = {"tag": summary.display, "overlap": round(share, 4)}
         self.hijacked_until.update(dict.fromkeys(hijacked, minute + self.config.window_seconds))
         self.hijacked_until = {k: until for k, until in self.hijacked_until.items() if until > minute}
         return pushes
+
+    @staticmethod
+    def _shares(summary: TagMinute) -> dict[str, float]:
+        """Share of the tag's window posts that also carry each top cotag."""
+        posts = max(summary.coordination["posts"], 1)
+        return {k: n / posts for k, n in summary.coordination["cotags"]}
+
+    def _carrier(self, key: str, summary: TagMinute, coordinated: dict[str, TagMinute]) -> str | None:
+        """The tag whose push this coordinated tag's posts belong to, if not its
+        own (always its own while its episode fires):
+
+        * an open episode's tag on ``fold_min_share`` of the window (for a
+          watched tag, ``pusher_min_share``: it has its own crowd too);
+        * for a watched tag, its top unwatched cotag on ``pusher_min_share``;
+        * a coordinated unwatched tag on ``fold_min_share`` of the window that
+          carries this one more than this one carries it (a campaign's tag is on
+          all its posts, a generic tag of its block on some)."""
+        config = self.config
+        own = self.episodes.get(key)
+        if own is not None and own.firing:
+            return None  # an alerted push stays the push, whatever its posts also carry
+        shares = self._shares(summary)
+        watched = key in self.watched
+        least = config.pusher_min_share if watched else config.fold_min_share
+        open_ = [(share, k) for k, share in shares.items()
+                 if k in self.episodes and k != key and share >= least]
+        if open_:
+            return max(open_)[1]
+        if watched:
+            return next((k for k, share in shares.items() if k not in self.watched and share >= least), None)
+        carriers = [(share, k) for k, share in shares.items()
+                    if k in coordinated and k not in self.watched and share >= least
+                    and self._shares(coordinated[k]).get(key, 0.0) < share]
+        return max(carriers)[1] if carriers else None
+
+    def _note(self, key: str, push: "_Push") -> dict:
+        """Accumulate the episode's targets, folded tags and busiest minute."""
+        notes = self.notes.setdefault(key, {"targets": {}, "folded": {}, "peak_posts": 0})
+        for target_key, entry in push.targets:
+            if entry["relation"] != "co-occurs":
+                continue
+            known = notes["targets"].get(target_key)
+            if known is None or entry["overlap"] > known["overlap"]:
+                notes["targets"][target_key] = dict(entry)
+        for folded_key, entry in push.folded.items():
+            known = notes["folded"].get(folded_key)
+            if known is None or entry["overlap"] > known["overlap"]:
+                notes["folded"][folded_key] = dict(entry)
+        if len(notes["folded"]) > self.config.top_n:  # bounded: keep the most overlapping
+            kept = sorted(notes["folded"].items(), key=lambda kv: -kv[1]["overlap"])[:self.config.top_n]
+            notes["folded"] = dict(kept)
+        if push.minute is not None:
+            notes["peak_posts"] = max(notes["peak_posts"], push.minute.posts)
+        return notes
+
+    @staticmethod
+    def _related(targets: list[dict], notes: dict) -> list[str]:
+        return [t["tag"] for t in targets] + [f["tag"] for f in notes["folded"].values()]
+
+    def _closing_evidence(self, episode: Episode, notes: dict, minute: float) -> dict | None:
+        if not episode.firing:
+            return None
+        return {"targets": list(notes.get("targets", {}).values()),
+                "related_tags": list(notes.get("folded", {}).values()),
+                "peak_posts_per_minute": notes.get("peak_posts", 0),
+                "duration_minutes": round((minute - episode.started_at) / 60)}
 
     def _remember_authors(self, minute: float, summaries: list[TagMinute]) -> None:
         for s in summaries:
@@ -648,7 +755,7 @@ class CampaignDetector:
             text += " targeting " + ", ".join(t["tag"] for t in targets)
         return text
 
-    def _evidence(self, push: "_Push", targets: list[dict], by_key: dict[str, TagMinute]) -> dict:
+    def _evidence(self, push: "_Push", targets: list[dict], notes: dict, by_key: dict[str, TagMinute]) -> dict:
         def display(key: str) -> str:
             return by_key[key].display if key in by_key else self.watched.get(key, "#" + key)
 
@@ -666,6 +773,7 @@ class CampaignDetector:
             "cotags": [{"tag": display(k), "posts": n} for k, n in coordination["cotags"]],
             "sample_post_ids": coordination["sample_post_ids"],
             "targets": targets,
+            "related_tags": list(notes["folded"].values()),
         }
 
     def to_state(self) -> dict:
@@ -673,6 +781,7 @@ class CampaignDetector:
             "config": asdict(self.config),
             "watched": list(self.watched.values()),
             "episodes": {key: ep.to_state() for key, ep in self.episodes.items()},
+            "notes": self.notes,
             "author_minutes": {key: [[m, h] for m, h in minutes] for key, minutes in self.author_minutes.items()},
             "hijacked_until": self.hijacked_until,
         }
@@ -681,6 +790,8 @@ class CampaignDetector:
     def from_state(cls, state: dict) -> "CampaignDetector":
         detector = cls(state["watched"], CampaignConfig(**state["config"]))
         detector.episodes = {key: Episode.from_state(ep) for key, ep in state["episodes"].items()}
+        detector.notes = {key: {"targets": dict(n["targets"]), "folded": dict(n["folded"]),
+                                "peak_posts": n["peak_posts"]} for key, n in state["notes"].items()}
         detector.author_minutes = {key: deque((m, list(h)) for m, h in minutes)
                                    for key, minutes in state["author_minutes"].items()}
         detector.hijacked_until = dict(state["hijacked_until"])

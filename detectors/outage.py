@@ -71,6 +71,7 @@ LOG10 = math.log(10.0)
 INGEST = "ingest"
 MAX_SURPRISE = 300.0
 MIN_FACTOR = 1e-3  # a profile slot that saw only zeros must not divide by zero
+RISE_SURPRISE = 2.0  # evidence, not a decision: p <= 1% is enough to report a platform as rising
 
 
 def poisson_surprise(observed: float, expected: float) -> float:
@@ -103,7 +104,8 @@ class OutageConfig:
     share_drop_ratio: float = 0.6      # share collapse: the platform below this ratio...
     share_ratio: float = 0.5           # ...and below this fraction of the others' ratio...
     hold_ratio: float = 0.8            # ...while the others are at least this
-    rise_ratio: float = 1.2            # other platforms above this are reported as rising
+    rise_ratio: float = 1.2            # other platforms above this are reported as rising,
+    rise_minutes: int = 15             # over the outage's first minutes
     min_expected_per_minute: float = 5.0
     min_surprise: float = 6.0          # -log10 p of the whole run needed to fire
     fire_after_minutes: int = 4
@@ -118,7 +120,8 @@ class OutageConfig:
     correction_half_life_minutes: float = 15.0
     profile_half_life_days: float = 3.0
     profile_slots: int = 48
-    winsor_ratio: float = 2.0          # learning clips counts to [e/r, e*r] (widened by 4 sqrt(e))
+    winsor_ratio: float = 2.0          # learning clips low counts at min(e/r, e - 4 sqrt(e))...
+    burst_sd: float = 2.0              # ...and high ones at e + burst_sd sqrt(e)
     frozen_weight: float = 0.02        # level/correction learning weight while low, firing or stalled
     max_platforms: int = 64
     evidence_minutes: int = 60
@@ -192,10 +195,13 @@ class SeasonalRate:
         factor = self._factor(minute)
         expected = self.level * factor * self.correction
         if self.warm and expected > 0.0:
-            # winsorise, Poisson-aware: small counts are mostly noise, so clip only far outliers
-            spread = 4.0 * math.sqrt(expected)
-            count = min(max(count, min(expected / cfg.winsor_ratio, expected - spread)),
-                        max(expected * cfg.winsor_ratio, expected + spread))
+            # Winsorise, Poisson-aware.  Low counts are clipped only when far out (a
+            # drop that lasts is learnt at frozen_weight anyway); high ones at a
+            # couple of Poisson sd, so bursts (a campaign's every 15 min, a viral
+            # post) do not raise the bar the minutes between them are judged by.
+            sd = math.sqrt(expected)
+            count = min(max(count, min(expected / cfg.winsor_ratio, expected - 4.0 * sd)),
+                        expected + cfg.burst_sd * sd)
         a_level = weight * max(self._a_level, 1.0 / (self.minutes + 1))
         self.level += a_level * (count / factor - self.level)
         if self.level > 0.0:
@@ -251,7 +257,8 @@ class SeasonalRate:
 @dataclass(slots=True)
 class Run:
     """Consecutive minutes of one condition: sums for significance, area for
-    severity, and the last minutes as evidence."""
+    severity, the last minutes as evidence, and the other platforms' volumes
+    over its first minutes (before their baselines learn displaced traffic)."""
 
     started_at: float = 0.0
     minutes: int = 0
@@ -259,8 +266,10 @@ class Run:
     expected: float = 0.0
     area: float = 0.0
     trail: list = field(default_factory=list)
+    others: dict = field(default_factory=dict)  # platform -> [observed, expected]
 
-    def add(self, minute: float, observed: float, expected: float, cap: int) -> None:
+    def add(self, minute: float, observed: float, expected: float, cap: int,
+            others: dict[str, "Platform"] | None = None, others_minutes: int = 0) -> None:
         if self.minutes == 0:
             self.started_at = minute
         self.minutes += 1
@@ -269,6 +278,11 @@ class Run:
         self.area += max(0.0, 1.0 - _ratio(observed, expected))
         self.trail.append([format_time(minute), round(observed, 1), round(expected, 1)])
         del self.trail[:-cap]
+        if others and self.minutes <= others_minutes:
+            for name, platform in others.items():
+                sums = self.others.setdefault(name, [0.0, 0.0])
+                sums[0] += platform.observed
+                sums[1] += platform.expected
 
     @property
     def ratio(self) -> float:
@@ -278,18 +292,19 @@ class Run:
         return poisson_surprise(self.observed, self.expected)
 
     def to_state(self) -> list:
-        return [self.started_at, self.minutes, self.observed, self.expected, self.area, self.trail]
+        return [self.started_at, self.minutes, self.observed, self.expected, self.area, self.trail,
+                self.others]
 
     @classmethod
     def from_state(cls, state: list) -> "Run":
-        return cls(*state[:5], [list(row) for row in state[5]])
+        others = state[6] if len(state) > 6 else {}  # states saved before others were kept
+        return cls(*state[:5], [list(row) for row in state[5]], {n: list(v) for n, v in others.items()})
 
 
 class Platform:
     """One platform's baseline, its current low run and its outage episode."""
 
-    __slots__ = ("rate", "episode", "run", "share_collapse", "last_seen", "observed", "expected",
-                 "recent")
+    __slots__ = ("rate", "episode", "run", "share_collapse", "last_seen", "observed", "expected")
 
     def __init__(self, name: str, config: OutageConfig):
         self.rate = SeasonalRate(config)
@@ -300,17 +315,17 @@ class Platform:
         self.last_seen = 0.0
         self.observed = 0.0
         self.expected = 0.0
-        self.recent: list[list[float]] = []  # [observed, expected] of the last few minutes
 
     def to_state(self) -> list:
         return [self.rate.to_state(), self.episode.to_state(), self.run.to_state(),
-                self.share_collapse, self.last_seen, self.observed, self.expected, self.recent]
+                self.share_collapse, self.last_seen, self.observed, self.expected]
 
     @classmethod
     def from_state(cls, name: str, config: OutageConfig, state: list) -> "Platform":
         platform = cls(name, config)
+        # states saved by older versions carry a ninth item, no longer used
         rate, episode, run, platform.share_collapse, platform.last_seen, platform.observed, \
-            platform.expected, platform.recent = state
+            platform.expected = state[:7]
         platform.rate = SeasonalRate.from_state(config, rate)
         platform.episode = Episode.from_state(episode)
         platform.run = Run.from_state(run)
@@ -345,8 +360,6 @@ class OutageDetector:
         for name, platform in self.platforms.items():
             platform.observed = float(counts.get(name, 0))
             platform.expected = platform.rate.expected(minute)
-            platform.recent.append([platform.observed, platform.expected])
-            del platform.recent[:-cfg.fire_after_minutes]
         judged = {n: p for n, p in self.platforms.items() if p.rate.warm}
         total_observed = sum(p.observed for p in judged.values())
         total_expected = sum(p.expected for p in judged.values())
@@ -432,7 +445,8 @@ class OutageDetector:
         if low or (platform.episode.firing and ratio < cfg.recover_ratio):
             if run.minutes == 0:
                 platform.share_collapse = share_collapsed and not dropped
-            run.add(minute, platform.observed, platform.expected, cfg.evidence_minutes)
+            run.add(minute, platform.observed, platform.expected, cfg.evidence_minutes,
+                    {n: p for n, p in judged.items() if n != name}, cfg.rise_minutes)
         elif not platform.episode.firing:
             platform.run = run = Run()
         due = (run.minutes >= cfg.fire_after_minutes and run.surprise() >= cfg.min_surprise)
@@ -450,21 +464,17 @@ class OutageDetector:
     def _severity(self, area: float) -> str:
         return severity_for(area, self.config.warning_area, self.config.critical_area)
 
-    def _rising(self, name: str, judged: dict[str, Platform]) -> list[tuple[str, float]]:
-        """Other platforms clearly up over the last ``fire_after_minutes`` minutes."""
-        rising = []
-        for other, platform in judged.items():
-            observed = sum(o for o, _ in platform.recent)
-            expected = sum(e for _, e in platform.recent)
-            if (other != name and observed > self.config.rise_ratio * expected
-                    and poisson_surprise(observed, expected) >= 3.0):
-                rising.append((other, observed / expected))
-        return sorted(rising, key=lambda item: -item[1])
+    def _rising(self, run: Run) -> list[tuple[str, float]]:
+        """Other platforms clearly up over the run's first ``rise_minutes`` minutes."""
+        rising = [(other, observed / expected) for other, (observed, expected) in run.others.items()
+                  if observed > self.config.rise_ratio * expected
+                  and poisson_surprise(observed, expected) >= RISE_SURPRISE]
+        return sorted(rising, key=lambda item: (-item[1], item[0]))
 
     def _outage_report(self, name: str, platform: Platform, ratio: float, others_ratio: float,
                        judged: dict[str, Platform]) -> dict:
         run = platform.run
-        rising = self._rising(name, judged)
+        rising = self._rising(run)
         related = [self.platforms[n].episode.id for n in sorted(judged)
                    if n != name and self.platforms[n].episode.firing]
         risen = "".join(f"; {n} up {_percent(r - 1)}" for n, r in rising[:3])

@@ -424,12 +424,24 @@ class VariantGrouper:
         return sorted(found, key=lambda g: (-g["posts"], g["key"]))
 
     def group_of(self, tag: str) -> dict | None:
-        """The group holding ``tag`` (a display form or a canonical key), with shares."""
+        """The group holding ``tag`` (a display form or a canonical key), with shares.
+
+        The same group as a full ``_build_groups`` pass, worked out from the
+        tag's neighbourhood only: milliseconds at ``max_tags``, for the CLI and
+        the web view."""
         key = canonical_key(tag)
-        for members in self._build_groups(officials_only=key in self.official):
-            if key in members:
-                return self._describe(members)
-        return None
+        if key not in self._tags:
+            return None
+        anchors = _Anchors(self, officials_only=key in self.official)
+        anchor = anchors.of(key)
+        return self._describe([anchor] + [other for other in anchors.candidates(anchor)
+                                          if anchors.of(other) == anchor])
+
+    def _rank(self, key: str) -> tuple:
+        """A key's turn as an anchor in ``_build_groups``."""
+        if key in self.official:
+            return (0, list(self.official).index(key), "")
+        return (1, -self._tags[key].posts, key)
 
     # --- fragmentation ------------------------------------------------------------
 
@@ -524,3 +536,58 @@ class VariantGrouper:
             episode = Episode.from_state(state)
             grouper._episodes[episode.key] = episode
         return grouper
+
+
+class _Anchors:
+    """Anchors of ``_build_groups``, computed lazily for the keys asked about.
+
+    A key joins the first anchor, in turn, that is still free and takes it (it
+    is among the anchor's candidates, so the two share n-grams), else anchors
+    its own group: so a key's anchor depends only on earlier keys nearby."""
+
+    def __init__(self, grouper: VariantGrouper, officials_only: bool):
+        self.grouper = grouper
+        self.officials_only = officials_only
+        self.anchors: dict[str, str] = {}
+        self._candidates: dict[str, list[str]] = {}
+
+    def candidates(self, key: str) -> list[str]:
+        if key not in self._candidates:
+            self._candidates[key] = self.grouper._candidates(self.grouper._tags[key])
+        return self._candidates[key]
+
+    def _earlier_neighbours(self, key: str) -> list[str]:
+        grouper = self.grouper
+        nearby: Counter[str] = Counter()
+        for gram in _grams(key):
+            keys = grouper._grams.get(gram, ())
+            if len(keys) <= grouper.config.max_gram_postings:
+                nearby.update(keys)
+        rank = grouper._rank(key)
+        return sorted((k for k, n in nearby.items()
+                       if n >= 2 and grouper._rank(k) < rank
+                       and (not self.officials_only or k in grouper.official)), key=grouper._rank)
+
+    def of(self, key: str) -> str:
+        if key in self.anchors:
+            return self.anchors[key]
+        # every earlier key that might decide this one, settled in turn (no recursion)
+        earlier = {key: self._earlier_neighbours(key)}
+        todo = [key]
+        while todo:
+            for other in earlier[todo.pop()]:
+                if other not in earlier and other not in self.anchors:
+                    earlier[other] = self._earlier_neighbours(other)
+                    todo.append(other)
+        grouper = self.grouper
+        for current in sorted(earlier, key=grouper._rank):
+            tag = grouper._tags[current]
+            self.anchors[current] = current
+            if tag.posts <= 0:
+                continue
+            for other in earlier[current]:
+                if (self.anchors[other] == other and current in self.candidates(other)
+                        and grouper._similarity(grouper._tags[other], tag) >= grouper.config.similarity):
+                    self.anchors[current] = other
+                    break
+        return self.anchors[key]

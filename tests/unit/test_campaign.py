@@ -353,7 +353,7 @@ def fallujah():
                      {HOSTILE_KEY: (onset, T0 + 1560), WATCHED_KEY: (T0 + 120, T0 + 2700),
                       ORGANIC_KEY: (onset, T0 + 2700)})
     detector = CampaignDetector([WATCHED])
-    alerts, coordination = run(detector, stage, hits, 45)
+    alerts, coordination = run(detector, stage, hits, 55)  # resolves 20 calm minutes after the push
     return onset, alerts, coordination
 
 

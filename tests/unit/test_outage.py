@@ -120,6 +120,23 @@ def test_ordinary_days_fire_nothing(seed):
     assert run(OutageDetector(), traffic(2 * DAY_MINUTES, seed=seed)) == []
 
 
+@pytest.mark.parametrize("start", [300, ONSET])  # first day (no profile yet) and second
+def test_campaign_bursts_do_not_raise_the_bar_for_the_minutes_between(start):
+    """A campaign posting on twitter every 15 min (4 min at 6x) is not an outage
+    in its gaps: the baseline stays at the pre-burst normal."""
+    def bursts(i, rates):
+        if start <= i < start + 240 and (i - start) % 15 < 4:
+            return {**rates, "twitter": rates["twitter"] * 6}
+        return rates
+
+    detector = OutageDetector()
+    stream = list(traffic(start + 240, change=bursts))
+    assert run(detector, stream) == []
+    gap = stream[-5][0]  # four minutes after the last burst
+    expected = detector.platforms["twitter"].rate.expected(gap)
+    assert expected / (BASE["twitter"] * diurnal(gap)) < 1.15
+
+
 def test_tiny_platform_going_silent_never_fires():
     silent = scaled(ONSET, ONSET + 60, {"telegram": 0.0})
     assert run(OutageDetector(), traffic(ONSET + 120, change=silent)) == []

@@ -10,6 +10,7 @@ import pytest
 
 from detectors.records import TagMinute, parse_time
 from detectors.text import canonical_key, extract_hashtags
+from detectors import variants
 from detectors.variants import VariantConfig, VariantGrouper
 from detectors.windows import KMV, minute_of
 
@@ -218,6 +219,49 @@ def test_state_is_bounded_under_junk_tags():
     for i in range(20, 60):  # everything but the official expires with the window
         grouper.on_minute(minute_at(i), [])
     assert list(grouper._tags) == [canonical_key(OFFICIAL)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_group_of_is_the_group_a_full_pass_finds(seed):
+    # group_of works from the tag's neighbourhood only; it must agree with the
+    # full star-grouping pass for every key, among many overlapping spellings.
+    rng = random.Random(seed)
+    words = ["قمة", "بغداد", "استقرار", "تنمية", "العراق", "برلمانات", "دول", "جوار", "مؤتمر", "امن",
+             "كأس", "انتخابات", "الفلوجة", "تتحرر", "دعم", "الحشد"]
+    tags = {"#" + rng.choice(["_", ""]).join(rng.sample(words, rng.randint(2, 4))): rng.randint(1, 40)
+            for _ in range(60)}
+    for official_only in (False, True):
+        grouper = VariantGrouper([OFFICIAL] if official_only else [])
+        seeds = SUMMIT + SUMMIT_SPELLINGS + CONFERENCE + CONFERENCE_SPELLINGS + UNRELATED
+        feed_tags(grouper, {**tags, **{tag: rng.randint(1, 40) for tag in seeds}})
+        # an official tag's group is anchored by officials only, any other tag's by any tag
+        full = {(key, officials): set(group) for officials in (False, True)
+                for group in grouper._build_groups(officials_only=officials) for key in group}
+        for key in grouper._tags:
+            group = grouper.group_of(key)
+            expected = full.get((key, key in grouper.official), {key})
+            assert {v["key"] for v in group["variants"] if v["posts"] > 0} == \
+                {k for k in expected if grouper._tags[k].posts > 0}, key
+
+
+def test_group_of_looks_only_at_the_tags_neighbourhood(monkeypatch):
+    # A CLI or web call must not pay for grouping every tag (seconds at max_tags).
+    rng = random.Random(5)
+    letters = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+    junk = {"#" + "_".join("".join(rng.choice(letters) for _ in range(rng.randint(3, 7)))
+                           for _ in range(rng.randint(1, 3))): rng.randint(1, 30) for _ in range(3000)}
+    grouper = VariantGrouper([OFFICIAL])
+    feed_tags(grouper, {**junk, **{tag: 20 for tag in SUMMIT + SUMMIT_SPELLINGS + UNRELATED}})
+    scanned = []  # keys whose n-gram postings were scanned: the cost of a lookup
+    grams = variants._grams
+    monkeypatch.setattr(variants, "_grams", lambda key: scanned.append(key) or grams(key))
+    for tag in (OFFICIAL, "#قمة_بغداد", "#العراق", next(iter(junk))):
+        scanned.clear()
+        assert grouper.group_of(tag) is not None
+        assert len(scanned) < 50, tag
+    scanned.clear()
+    grouper._build_groups(officials_only=False)
+    assert len(scanned) > 3000  # what a full pass costs
 
 
 def test_state_round_trip_continues_identically():
