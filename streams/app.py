@@ -31,7 +31,7 @@ from detectors.records import (InvalidPost, PlatformMinute, TagHit, TagMinute, f
                                parse_time)
 from detectors.summaries import SummaryStage
 from detectors.tags import TagState
-from detectors.windows import MINUTE
+from detectors.windows import MINUTE, Watermark
 from streams import metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
@@ -92,6 +92,14 @@ class KeyedTable(faust.Table):
         return key_partition(key, self.partitions)
 
 
+class PartitionTable(KeyedTable):
+    """Keyed ``stage/partition``: one record per input partition, in that
+    partition's changelog, so it moves and recovers with the partition."""
+
+    def partition_for_key(self, key: str) -> int:
+        return int(key.rpartition("/")[2])
+
+
 def serialized_as(codec: str) -> type:
     """A marker type: Faust tables pick their serializer from ``type._options``;
     changelog recovery then passes the decoded value through ``from_data``."""
@@ -142,6 +150,12 @@ def keyed_table(name: str, partitions: int, value_codec: str) -> KeyedTable:
 tag_table = keyed_table("tag-state", settings.partitions, "rasd-tag-state")
 shard_table = keyed_table("platform-shards", settings.partitions, "rasd-shard-state")
 stage_table = keyed_table("global-stages", 1, "rasd-json")
+# per tag/shard partition: each input source's newest event time.  Without it a
+# restarted worker rebuilds a watermark from whichever source it reads first and
+# drops the other sources' hits as late.
+watermark_table = app.tables.add(PartitionTable(
+    app, name="watermarks", beacon=app.tables.beacon, partitions=settings.partitions,
+    key_type=serialized_as("rasd-utf8"), value_type=serialized_as("rasd-json"), use_partitioner=True))
 
 tags, shards, platforms, summaries = build_stages(detector_config, settings.partitions,
                                                   tag_states=tag_table, shard_states=shard_table)
@@ -169,6 +183,23 @@ def persist(table, stage) -> None:
         if key in stage.states:
             table[key] = stage.states[key]
     stage.dirty.clear()
+
+
+def persist_watermarks(stage: str, watermarks: dict[int, Watermark]) -> None:
+    for partition, mark in watermarks.items():
+        record = [[source, at] for source, at in mark.newest.items()]
+        key = f"{stage}/{partition}"
+        if record and watermark_table.get(key) != record:
+            watermark_table[key] = record
+
+
+def restore_watermarks(stage: str, watermarks: dict[int, Watermark], lateness: float) -> None:
+    for key, record in watermark_table.items():
+        name, _, partition = key.rpartition("/")
+        if name == stage:
+            mark = watermarks.setdefault(int(partition), Watermark(lateness))
+            for source, at in record:
+                mark.observe(source, at)
 
 
 # -- agents -------------------------------------------------------------------
@@ -252,6 +283,7 @@ async def tag_agent(stream):
 async def after_tags(alerts: list[Alert], closed: dict[int, list[TagMinute]]) -> None:
     """Persist, then report each partition's closed minutes and progress downstream."""
     persist(tag_table, tags)
+    persist_watermarks("tags", tags.watermarks)
     metrics.sync_counter(metrics.LATE_EVENTS, tags.late_hits, "tags")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, tags.duplicate_hits, "tags")
     metrics.sync_counter(metrics.TAG_EVICTIONS, tags.evictions)
@@ -293,6 +325,7 @@ async def shard_agent(stream):
 
 async def after_shards(closed: dict[int, list[PlatformMinute]]) -> None:
     persist(shard_table, shards)
+    persist_watermarks("shards", shards.watermarks)
     metrics.sync_counter(metrics.LATE_EVENTS, shards.late_posts, "shards")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, shards.duplicate_posts, "shards")
     for partition, records in closed.items():
@@ -356,11 +389,13 @@ async def after_summaries(alerts: list[Alert]) -> None:
 @tag_table.on_recover
 async def tags_recovered() -> None:
     tags.rebuild_pending()
+    restore_watermarks("tags", tags.watermarks, tags.config.allowed_lateness)
 
 
 @shard_table.on_recover
 async def shards_recovered() -> None:
     shards.rebuild_pending()
+    restore_watermarks("shards", shards.watermarks, shards.allowed_lateness)
 
 
 @stage_table.on_recover
@@ -377,9 +412,10 @@ async def stages_recovered() -> None:
 async def close_idle_windows() -> None:
     """Wall-clock help for event time, live only (a backtest has end of input).
 
-    * An input source quiet for ``idle_close_seconds`` stops holding its
-      partition's watermark back; an upstream partition silent for twice that
-      stops holding a global stage's ``MinuteGate`` back.
+    * A live input source (event time near the wall clock) quiet for
+      ``idle_close_seconds`` stops holding its partition's watermark back; a
+      live upstream partition silent for twice that stops holding a global
+      stage's ``MinuteGate`` back (in a replay, only once all are silent).
     * A stage whose whole input has been quiet that long moves its event time
       on, so the last minutes get judged and firing episodes can resolve.  It
       never moves past the wall clock: live (event time ~ now) this closes only
@@ -388,13 +424,13 @@ async def close_idle_windows() -> None:
     now = time.time()
     idle = settings.idle_close_seconds
     for (stage, partition, source), seen in list(source_wall.items()):
-        if now - seen < idle:
-            continue
-        del source_wall[stage, partition, source]
-        if stage == "tags":
-            tags.watermarks[partition].forget(source)
-        else:
-            shards.watermarks[partition].forget(source)
+        mark = (tags if stage == "tags" else shards).watermarks[partition]
+        # only a source that is live (its event time near the wall clock) may be
+        # skipped: in a replay a quiet source is merely behind, and waiting for it
+        # is what keeps its records from being late
+        if now - seen >= idle and now - mark.newest.get(source, -math.inf) < LIVE_HORIZON_SECONDS:
+            del source_wall[stage, partition, source]
+            mark.forget(source)
 
     tag_alerts: list[Alert] = []
     closed_tags: dict[int, list[TagMinute]] = {}
@@ -416,16 +452,22 @@ async def close_idle_windows() -> None:
     # upstream partitions flush after `idle`; give their last reports as long again
     for name, stage, publish_stage in (("platforms", platforms, after_platforms),
                                        ("summaries", summaries, after_summaries)):
-        reports = [seen for (n, _), seen in report_wall.items() if n == name]
+        reports = {source: seen for (n, source), seen in report_wall.items() if n == name}
         if not reports:
             continue
+        all_quiet = now - max(reports.values()) >= 2 * idle
         for source in range(stage.gate.sources):
-            if now - report_wall.get((name, source), min(reports)) >= 2 * idle:
+            quiet = now - reports.get(source, min(reports.values())) >= 2 * idle
+            live = now - stage.gate.progress.get(source, -math.inf) < LIVE_HORIZON_SECONDS
+            if quiet and (live or all_quiet):
                 stage.gate.exclude(source)
         before = stage.next_minute
         alerts = stage.close_until(stage.gate.ready_before() - MINUTE)
         if alerts or stage.next_minute != before:
             await publish_stage(alerts)
+
+
+LIVE_HORIZON_SECONDS = 300.0
 
 
 def idle_target(observed: float, lateness: float, now: float) -> float:
