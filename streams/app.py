@@ -435,15 +435,16 @@ async def close_idle_windows() -> None:
     tag_alerts: list[Alert] = []
     closed_tags: dict[int, list[TagMinute]] = {}
     closed_shards: dict[int, list[PlatformMinute]] = {}
+    # a replay pausing mid-stream (a slow fetch, a rebalance) is not the end of
+    # input: move a replayed partition on only once this worker's ingest is idle too
+    ingest_idle = now - last_wall.get("posts", 0.0) >= idle
     for partition, mark in list(tags.watermarks.items()):
-        seen = last_wall.get(f"tags/{partition}", now)
-        if now - seen >= idle:
+        if may_move_on(last_wall.get(f"tags/{partition}", now), mark, ingest_idle, now):
             mark.advance_to(idle_target(mark.observed, mark.lateness, now))
         closed_alerts, closed_tags[partition] = tags.advance(partition)
         tag_alerts.extend(closed_alerts)
     for partition, mark in list(shards.watermarks.items()):
-        seen = last_wall.get(f"shards/{partition}", now)
-        if now - seen >= idle:
+        if may_move_on(last_wall.get(f"shards/{partition}", now), mark, ingest_idle, now):
             mark.advance_to(idle_target(mark.observed, mark.lateness, now))
         closed_shards[partition] = shards.advance(partition)
     await after_tags(tag_alerts, closed_tags)
@@ -468,6 +469,13 @@ async def close_idle_windows() -> None:
 
 
 LIVE_HORIZON_SECONDS = 300.0
+
+
+def may_move_on(seen: float, mark, ingest_idle: bool, now: float) -> bool:
+    """May an idle partition's event time follow the wall clock?"""
+    if now - seen < settings.idle_close_seconds:
+        return False
+    return ingest_idle or now - mark.observed < LIVE_HORIZON_SECONDS
 
 
 def idle_target(observed: float, lateness: float, now: float) -> float:
