@@ -136,7 +136,7 @@ class PlatformShardCounter:
         """After recovery from a table: every shard with open minutes is pending again."""
         self.pending.clear()
         self._closed_before.clear()
-        self.watermarks.clear()  # rebuilt by the records that follow
+        self.watermarks.clear()  # the worker restores them (its watermark table)
         for key, state in self.states.items():
             if state.open:
                 self.pending.setdefault(state.partition, set()).add(key)

@@ -419,7 +419,7 @@ class TagStage:
         self.pending.clear()
         self._closed_before.clear()
         self._applied_before.clear()
-        self.watermarks.clear()  # rebuilt by the hits that follow
+        self.watermarks.clear()  # the worker restores them (its watermark table)
         if self.states:
             self.origin = -math.inf
         for key, state in self.states.items():

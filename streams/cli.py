@@ -23,7 +23,7 @@ from typing import Optional
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -32,6 +32,14 @@ console = Console()
 err = Console(stderr=True)
 
 DEFAULT_WORKER_URL = "http://127.0.0.1:6066"
+TERMINAL_CONTROLS = str.maketrans({c: "\ufffd" for c in [*range(0x20), *range(0x7f, 0xa0)] if c != 0x0a})
+
+
+def escape(text: str) -> str:
+    """Post-derived text for the terminal: Rich markup escaped and control
+    characters replaced (Rich passes ESC through, so a post could otherwise
+    recolour, retitle or hyperlink the operator's terminal)."""
+    return escape_markup(str(text).translate(TERMINAL_CONTROLS))
 
 
 def _settings():

@@ -43,11 +43,11 @@ class Settings:
     security_protocol: str = field(default_factory=lambda: _env("security_protocol", "PLAINTEXT"))
     sasl_mechanism: str = field(default_factory=lambda: _env("sasl_mechanism", "PLAIN"))
     sasl_username: str = field(default_factory=lambda: _env("sasl_username", ""))
-    sasl_password: str = field(default_factory=lambda: _env("sasl_password", ""))
+    sasl_password: str = field(default_factory=lambda: _env("sasl_password", ""), repr=False)  # never in a log line
     ssl_cafile: str = field(default_factory=lambda: _env("ssl_cafile", ""))
     ssl_certfile: str = field(default_factory=lambda: _env("ssl_certfile", ""))
     ssl_keyfile: str = field(default_factory=lambda: _env("ssl_keyfile", ""))
-    ssl_key_password: str = field(default_factory=lambda: _env("ssl_key_password", ""))
+    ssl_key_password: str = field(default_factory=lambda: _env("ssl_key_password", ""), repr=False)  # never in a log line
 
     def public(self) -> dict:
         """Every setting, secrets masked."""
