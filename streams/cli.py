@@ -55,7 +55,7 @@ def _progress() -> Progress:
 
 # -- worker ---------------------------------------------------------------------
 @cli.command()
-def worker(loglevel: str = typer.Option("warning", help="Faust log level")) -> None:
+def worker(loglevel: str = typer.Option("warn", help="Faust log level: crit, error, warn, info, debug")) -> None:
     """Run the Faust worker (settings from RASD_* environment variables)."""
     from streams.app import app
 
