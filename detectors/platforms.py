@@ -22,7 +22,7 @@ from collections.abc import MutableMapping
 from detectors.alerts import Alert
 from detectors.outage import OutageDetector
 from detectors.records import PlatformMinute
-from detectors.windows import KMV, MINUTE, MinuteGate, Watermark, minute_of, stable_hash
+from detectors.windows import KMV, MINUTE, GatedMinutes, MinuteGate, Watermark, minute_of, stable_hash
 
 
 def shard_key(platform: str, author: str, shards: int) -> str:
@@ -146,65 +146,58 @@ class PlatformStage:
     """Sums the shards of each platform per minute and runs the outage detector.
 
     Shard reports come from several partitions at their own pace; a minute is
-    judged once every partition has closed it (``MinuteGate``), so the result
+    judged once every partition has closed it (``GatedMinutes``), so the result
     does not depend on how the partitions interleave."""
 
     def __init__(self, detector: OutageDetector | None = None, sources: int = 1):
         self.detector = detector or OutageDetector()
-        self.gate = MinuteGate(sources)
-        self.buffer: dict[float, dict[str, PlatformMinute]] = {}
-        self.next_minute: float | None = None
-        self.max_minute = -math.inf
-        self.late_minutes = 0
+        self.minutes = GatedMinutes(sources, key=_shard_of)
+
+    @property
+    def gate(self) -> MinuteGate:
+        return self.minutes.gate
+
+    @property
+    def next_minute(self) -> float | None:
+        return self.minutes.next_minute
+
+    @property
+    def late_minutes(self) -> int:
+        return self.minutes.late
 
     def on_batch(self, source: int, progress: float, records: list[PlatformMinute]) -> list[Alert]:
         """One partition's shard reports and its progress."""
-        for record in records:
-            if self.next_minute is not None and record.minute < self.next_minute:
-                self.late_minutes += 1
-                continue
-            # keyed by shard: a replayed report replaces, never adds
-            self.buffer.setdefault(record.minute, {})[record.shard] = record
-            self.max_minute = max(self.max_minute, record.minute)
-        self.gate.report(source, progress)
-        return self.close_until(self.gate.ready_before() - MINUTE)
+        self.minutes.offer(source, progress, records)
+        return self.close_until(self.minutes.ready())
 
     def close_until(self, last_minute: float) -> list[Alert]:
         """Judge every minute up to ``last_minute`` (zero-filling silent ones)."""
         alerts: list[Alert] = []
-        if not self.buffer and self.next_minute is None:
-            return alerts
-        minute = self.next_minute if self.next_minute is not None else min(self.buffer)
-        while minute <= last_minute:
+        for minute, records in self.minutes.release(last_minute):
             counts: dict[str, int] = {}
-            for record in self.buffer.pop(minute, {}).values():
+            for record in records:
                 counts[record.platform] = counts.get(record.platform, 0) + record.posts
             alerts.extend(self.detector.on_minute(minute, counts))
-            minute += MINUTE
-            self.next_minute = minute
         return alerts
 
     def flush(self) -> list[Alert]:
-        return self.close_until(self.max_minute) if self.max_minute > -math.inf else []
+        return self.close_until(self.minutes.max_minute)
 
     def on_silence(self, now: float, last_event_at: float) -> list[Alert]:
         last = (self.next_minute or MINUTE) - MINUTE
         return self.detector.on_silence(now, last_event_at, last)
 
     def to_state(self) -> dict:
-        return {"detector": self.detector.to_state(), "gate": self.gate.to_state(),
-                "buffer": [[r.to_wire().decode() for r in recs.values()] for recs in self.buffer.values()],
-                "next_minute": self.next_minute,
-                "max_minute": None if self.max_minute == -math.inf else self.max_minute}
+        return {"detector": self.detector.to_state(),
+                "minutes": self.minutes.to_state(lambda r: r.to_wire().decode())}
 
     @classmethod
     def from_state(cls, d: dict) -> "PlatformStage":
         stage = cls(OutageDetector.from_state(d["detector"]))
-        stage.gate = MinuteGate.from_state(d["gate"])
-        for recs in d["buffer"]:
-            for raw in recs:
-                record = PlatformMinute.from_wire(raw.encode())
-                stage.buffer.setdefault(record.minute, {})[record.shard] = record
-        stage.next_minute = d["next_minute"]
-        stage.max_minute = -math.inf if d["max_minute"] is None else d["max_minute"]
+        stage.minutes = GatedMinutes.from_state(
+            d["minutes"], lambda raw: PlatformMinute.from_wire(raw.encode()), _shard_of)
         return stage
+
+
+def _shard_of(record: PlatformMinute) -> str:
+    return record.shard

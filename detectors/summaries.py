@@ -17,14 +17,13 @@ hijack targeting), and the "trending now" board.
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 
 from detectors.alerts import Alert
 from detectors.campaign import CampaignDetector
 from detectors.records import TagMinute, format_time
 from detectors.variants import VariantGrouper
-from detectors.windows import MINUTE, MinuteGate
+from detectors.windows import MINUTE, GatedMinutes, MinuteGate
 
 SPARK_MINUTES = 30
 
@@ -74,58 +73,48 @@ class SummaryStage:
         self.variants = variants or VariantGrouper()
         self.campaigns = campaigns or CampaignDetector()
         self.trending = TrendingBoard()
-        self.gate = MinuteGate(sources)
-        self.buffer: dict[float, dict[str, TagMinute]] = {}
-        self.next_minute: float | None = None
-        self.max_minute = -math.inf
-        self.late_summaries = 0
+        self.minutes = GatedMinutes(sources, key=_key_of)
+
+    @property
+    def gate(self) -> MinuteGate:
+        return self.minutes.gate
+
+    @property
+    def next_minute(self) -> float | None:
+        return self.minutes.next_minute
+
+    @property
+    def late_summaries(self) -> int:
+        return self.minutes.late
 
     def on_batch(self, source: int, progress: float, summaries: list[TagMinute]) -> list[Alert]:
         """One tag partition's closed-minute summaries and its progress."""
-        for summary in summaries:
-            if self.next_minute is not None and summary.minute < self.next_minute:
-                self.late_summaries += 1
-                continue
-            self.buffer.setdefault(summary.minute, {})[summary.key] = summary
-            self.max_minute = max(self.max_minute, summary.minute)
-        self.gate.report(source, progress)
-        return self.close_until(self.gate.ready_before() - MINUTE)
+        self.minutes.offer(source, progress, summaries)
+        return self.close_until(self.minutes.ready())
 
     def close_until(self, last_minute: float) -> list[Alert]:
         alerts: list[Alert] = []
-        if not self.buffer:
-            return alerts
-        minute = self.next_minute if self.next_minute is not None else min(self.buffer)
-        while minute <= last_minute:
-            summaries = [s for _, s in sorted(self.buffer.pop(minute, {}).items())]
+        for minute, summaries in self.minutes.release(last_minute):
             alerts.extend(self.campaigns.on_minute(minute, summaries))
             alerts.extend(self.variants.on_minute(minute, summaries))
             if summaries:
                 self.trending.update(minute, summaries)
-            minute += MINUTE
-            self.next_minute = minute
-            if not self.buffer:
-                break
         return alerts
 
     def flush(self) -> list[Alert]:
-        return self.close_until(self.max_minute) if self.max_minute > -math.inf else []
+        return self.close_until(self.minutes.max_minute)
 
     def to_state(self) -> dict:
         return {"variants": self.variants.to_state(), "campaigns": self.campaigns.to_state(),
-                "gate": self.gate.to_state(),
-                "buffer": [[s.to_wire().decode() for s in by_key.values()] for by_key in self.buffer.values()],
-                "next_minute": self.next_minute,
-                "max_minute": None if self.max_minute == -math.inf else self.max_minute}
+                "minutes": self.minutes.to_state(lambda s: s.to_wire().decode())}
 
     @classmethod
     def from_state(cls, d: dict) -> "SummaryStage":
         stage = cls(VariantGrouper.from_state(d["variants"]), CampaignDetector.from_state(d["campaigns"]))
-        stage.gate = MinuteGate.from_state(d["gate"])
-        for wires in d["buffer"]:
-            for raw in wires:
-                summary = TagMinute.from_wire(raw.encode())
-                stage.buffer.setdefault(summary.minute, {})[summary.key] = summary
-        stage.next_minute = d["next_minute"]
-        stage.max_minute = -math.inf if d["max_minute"] is None else d["max_minute"]
+        stage.minutes = GatedMinutes.from_state(
+            d["minutes"], lambda raw: TagMinute.from_wire(raw.encode()), _key_of)
         return stage
+
+
+def _key_of(summary: TagMinute) -> str:
+    return summary.key

@@ -203,3 +203,73 @@ class MinuteGate:
     def from_state(cls, state: list) -> "MinuteGate":
         sources, progress, excluded = state
         return cls(sources, {s: p for s, p in progress}, set(excluded))
+
+
+class GatedMinutes:
+    """Per-minute records from several upstream partitions, released one minute
+    at a time, in order, once every partition has closed that minute
+    (``MinuteGate``).  Records are keyed (``key``), so a replayed report replaces
+    rather than adds; a record for a minute already released is late.
+
+    >>> from collections import namedtuple
+    >>> Rec = namedtuple("Rec", "name minute")
+    >>> minutes = GatedMinutes(sources=1, key=lambda r: r.name)
+    >>> minutes.offer(0, 120.0, [Rec("b", 60.0), Rec("a", 0.0), Rec("a", 0.0)])
+    >>> [(m, [r.name for r in recs]) for m, recs in minutes.release(minutes.ready())]
+    [(0.0, ['a']), (60.0, ['b'])]
+    """
+
+    __slots__ = ("gate", "key", "buffer", "next_minute", "max_minute", "late")
+
+    def __init__(self, sources: int = 1, key=None):
+        self.gate = MinuteGate(sources)
+        self.key = key
+        self.buffer: dict[float, dict] = {}
+        self.next_minute: float | None = None
+        self.max_minute = float("-inf")
+        self.late = 0
+
+    def offer(self, source: int, progress: float, records) -> None:
+        """One upstream partition's closed records and its progress."""
+        for record in records:
+            if self.next_minute is not None and record.minute < self.next_minute:
+                self.late += 1
+                continue
+            self.buffer.setdefault(record.minute, {})[self.key(record)] = record
+            if record.minute > self.max_minute:
+                self.max_minute = record.minute
+        self.gate.report(source, progress)
+
+    def ready(self) -> float:
+        """The last minute every partition has closed."""
+        return self.gate.ready_before() - MINUTE
+
+    def release(self, last_minute: float):
+        """Yield (minute, records sorted by key) for every minute up to
+        ``last_minute`` — minutes nobody reported too, with no records."""
+        if self.next_minute is None:
+            if not self.buffer:
+                return
+            self.next_minute = min(self.buffer)
+        while self.next_minute <= last_minute:
+            minute = self.next_minute
+            by_key = self.buffer.pop(minute, {})
+            self.next_minute = minute + MINUTE
+            yield minute, [by_key[k] for k in sorted(by_key)]
+
+    def to_state(self, encode) -> dict:
+        return {"gate": self.gate.to_state(), "next_minute": self.next_minute, "late": self.late,
+                "max_minute": None if self.max_minute == float("-inf") else self.max_minute,
+                "records": [encode(r) for by_key in self.buffer.values() for r in by_key.values()]}
+
+    @classmethod
+    def from_state(cls, state: dict, decode, key) -> "GatedMinutes":
+        minutes = cls(key=key)
+        minutes.gate = MinuteGate.from_state(state["gate"])
+        for raw in state["records"]:
+            record = decode(raw)
+            minutes.buffer.setdefault(record.minute, {})[key(record)] = record
+        minutes.next_minute = state["next_minute"]
+        minutes.max_minute = float("-inf") if state["max_minute"] is None else state["max_minute"]
+        minutes.late = state["late"]
+        return minutes
