@@ -154,6 +154,25 @@ def windowed_gaussian(values: list[float], window: int = 6400, step: int = 100, 
     return out
 
 
+def river_gaussian(values: list[float], window: int = 2016, threshold: float = 0.9999,
+                   min_gap: int = 288) -> list[int]:
+    """River's online ``anomaly.GaussianScorer`` (a Gaussian over the last
+    `window` values, a week of 5-minute bins) as a reference: a detection where
+    its score first reaches `threshold`, at most one per `min_gap` bins (a day),
+    the same episode rule our own column follows."""
+    from river import anomaly
+
+    scorer = anomaly.GaussianScorer(window_size=window, grace_period=288)
+    out, last = [], -min_gap
+    for i, x in enumerate(values):
+        hit = scorer.score_one(None, x) >= threshold and i - last >= min_gap
+        out.append(int(hit))
+        if hit:
+            last = i
+        scorer.learn_one(None, x)
+    return out
+
+
 # -- data ------------------------------------------------------------------------
 
 
@@ -238,11 +257,12 @@ def main(argv: list[str] | None = None) -> None:
     for p in PROFILES:
         print(f"{p:<22}{res[p][0]:>8.1f}")
     baselines = {"null": {n: [0] * len(series[n]) for n in names},
-                 "windowed Gaussian": {n: windowed_gaussian([x for _, x in series[n]]) for n in names}}
+                 "windowed Gaussian": {n: windowed_gaussian([x for _, x in series[n]]) for n in names},
+                 "river GaussianScorer": {n: river_gaussian([x for _, x in series[n]]) for n in names}}
     print("\nbaselines through this scorer, same files:")
     for label, cols in baselines.items():
         scored = evaluate(series, windows, profiles, names, cols)
-        print(f"  {label:<20}" + "".join(f"{p} {scored[p][0]:.1f}  " for p in PROFILES))
+        print(f"  {label:<22}" + "".join(f"{p} {scored[p][0]:.1f}  " for p in PROFILES))
 
     if tuple(names) == PUBLISHED_FILES:
         print("\npublished NAB results on these 5 files (per-file raw scores from NAB's results/, "

@@ -94,3 +94,15 @@ def test_windowed_gaussian_flags_only_extreme_outliers():
     # (the second row is flagged too: a one-value window has no spread; NAB probation hides it)
     assert [i for i, a in enumerate(nab.windowed_gaussian(values)) if a and i > 10] == [2000]
     assert sum(nab.windowed_gaussian(values, threshold=0.99)) > 1
+
+
+def test_river_baseline_fires_once_on_a_spike_and_not_on_noise():
+    import random
+
+    rng = random.Random(3)
+    values = [100 + rng.gauss(0, 5) for _ in range(1500)]
+    assert sum(nab.river_gaussian(values)) == 0
+    values[1200] = 400
+    values[1201] = 420
+    alerts = nab.river_gaussian(values)
+    assert alerts[1200] == 1 and sum(alerts) == 1  # one detection per episode
