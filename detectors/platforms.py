@@ -22,7 +22,7 @@ from collections.abc import MutableMapping
 from detectors.alerts import Alert
 from detectors.outage import OutageDetector
 from detectors.records import PlatformMinute
-from detectors.windows import KMV, MINUTE, GatedMinutes, MinuteGate, Watermark, minute_of, stable_hash
+from detectors.windows import KMV, MINUTE, GatedMinutes, GatedStage, Watermark, minute_of, stable_hash
 
 
 def shard_key(platform: str, author: str, shards: int) -> str:
@@ -142,7 +142,7 @@ class PlatformShardCounter:
                 self.pending.setdefault(state.partition, set()).add(key)
 
 
-class PlatformStage:
+class PlatformStage(GatedStage):
     """Sums the shards of each platform per minute and runs the outage detector.
 
     Shard reports come from several partitions at their own pace; a minute is
@@ -153,23 +153,6 @@ class PlatformStage:
         self.detector = detector or OutageDetector()
         self.minutes = GatedMinutes(sources, key=_shard_of)
 
-    @property
-    def gate(self) -> MinuteGate:
-        return self.minutes.gate
-
-    @property
-    def next_minute(self) -> float | None:
-        return self.minutes.next_minute
-
-    @property
-    def late_minutes(self) -> int:
-        return self.minutes.late
-
-    def on_batch(self, source: int, progress: float, records: list[PlatformMinute]) -> list[Alert]:
-        """One partition's shard reports and its progress."""
-        self.minutes.offer(source, progress, records)
-        return self.close_until(self.minutes.ready())
-
     def close_until(self, last_minute: float) -> list[Alert]:
         """Judge every minute up to ``last_minute`` (zero-filling silent ones)."""
         alerts: list[Alert] = []
@@ -179,9 +162,6 @@ class PlatformStage:
                 counts[record.platform] = counts.get(record.platform, 0) + record.posts
             alerts.extend(self.detector.on_minute(minute, counts))
         return alerts
-
-    def flush(self) -> list[Alert]:
-        return self.close_until(self.minutes.max_minute)
 
     def on_silence(self, now: float, last_event_at: float) -> list[Alert]:
         last = (self.next_minute or MINUTE) - MINUTE

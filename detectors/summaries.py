@@ -23,7 +23,7 @@ from detectors.alerts import Alert
 from detectors.campaign import CampaignDetector
 from detectors.records import TagMinute, format_time
 from detectors.variants import VariantGrouper
-from detectors.windows import MINUTE, GatedMinutes, MinuteGate
+from detectors.windows import MINUTE, GatedMinutes, GatedStage
 
 SPARK_MINUTES = 30
 
@@ -67,30 +67,13 @@ class TrendingBoard:
         return out
 
 
-class SummaryStage:
+class SummaryStage(GatedStage):
     def __init__(self, variants: VariantGrouper | None = None,
                  campaigns: CampaignDetector | None = None, sources: int = 1):
         self.variants = variants or VariantGrouper()
         self.campaigns = campaigns or CampaignDetector()
         self.trending = TrendingBoard()
         self.minutes = GatedMinutes(sources, key=_key_of)
-
-    @property
-    def gate(self) -> MinuteGate:
-        return self.minutes.gate
-
-    @property
-    def next_minute(self) -> float | None:
-        return self.minutes.next_minute
-
-    @property
-    def late_summaries(self) -> int:
-        return self.minutes.late
-
-    def on_batch(self, source: int, progress: float, summaries: list[TagMinute]) -> list[Alert]:
-        """One tag partition's closed-minute summaries and its progress."""
-        self.minutes.offer(source, progress, summaries)
-        return self.close_until(self.minutes.ready())
 
     def close_until(self, last_minute: float) -> list[Alert]:
         alerts: list[Alert] = []
@@ -100,9 +83,6 @@ class SummaryStage:
             if summaries:
                 self.trending.update(minute, summaries)
         return alerts
-
-    def flush(self) -> list[Alert]:
-        return self.close_until(self.minutes.max_minute)
 
     def to_state(self) -> dict:
         return {"variants": self.variants.to_state(), "campaigns": self.campaigns.to_state(),

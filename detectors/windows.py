@@ -273,3 +273,29 @@ class GatedMinutes:
         minutes.max_minute = float("-inf") if state["max_minute"] is None else state["max_minute"]
         minutes.late = state["late"]
         return minutes
+
+
+class GatedStage:
+    """A global stage fed per minute through ``GatedMinutes``: subclasses
+    judge released minutes in ``close_until``."""
+
+    minutes: GatedMinutes
+
+    @property
+    def gate(self) -> MinuteGate:
+        return self.minutes.gate
+
+    @property
+    def next_minute(self) -> float | None:
+        return self.minutes.next_minute
+
+    def on_batch(self, source: int, progress: float, records) -> list:
+        """One upstream partition's closed records and its progress."""
+        self.minutes.offer(source, progress, records)
+        return self.close_until(self.minutes.ready())
+
+    def close_until(self, last_minute: float) -> list:
+        raise NotImplementedError
+
+    def flush(self) -> list:
+        return self.close_until(self.minutes.max_minute)

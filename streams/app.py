@@ -335,22 +335,28 @@ async def after_shards(closed: dict[int, list[PlatformMinute]]) -> None:
 @app.agent(platform_minutes_topic)
 async def platform_agent(stream):
     async for events in stream.take_events(500, within=0.1):
-        started = time.perf_counter()
-        alerts: list[Alert] = []
-        now = time.time()
-        for event in events:
-            batch = orjson.loads(event.value)
-            records = [PlatformMinute(*fields) for fields in batch["records"]]
-            alerts.extend(platforms.on_batch(batch["source"], batch["progress"], records))
-            report_wall["platforms", batch["source"]] = now
-        last_wall["platforms"] = now
-        await after_platforms(alerts)
-        metrics.DETECTOR_DURATION.labels("outage").observe(time.perf_counter() - started)
+        await apply_gated(events, "platforms", lambda fields: PlatformMinute(*fields), "outage")
+
+
+async def apply_gated(events, name: str, decode, detector: str) -> None:
+    """Feed upstream partitions' progress reports to a global stage."""
+    stage = platforms if name == "platforms" else summaries
+    started = time.perf_counter()
+    alerts: list[Alert] = []
+    now = time.time()
+    for event in events:
+        batch = orjson.loads(event.value)
+        records = [decode(fields) for fields in batch["records"]]
+        alerts.extend(stage.on_batch(batch["source"], batch["progress"], records))
+        report_wall[name, batch["source"]] = now
+    last_wall[name] = now
+    await (after_platforms if name == "platforms" else after_summaries)(alerts)
+    metrics.DETECTOR_DURATION.labels(detector).observe(time.perf_counter() - started)
 
 
 async def after_platforms(alerts: list[Alert]) -> None:
     stage_table["platforms"] = platforms.to_state()
-    metrics.sync_counter(metrics.LATE_EVENTS, platforms.late_minutes, "platforms")
+    metrics.sync_counter(metrics.LATE_EVENTS, platforms.minutes.late, "platforms")
     for platform, value in platforms.detector.observed_volumes().items():
         metrics.PLATFORM_OBSERVED.labels(platform_label(platform)).set(value)
     for platform, value in platforms.detector.expected_volumes().items():
@@ -363,22 +369,12 @@ async def after_platforms(alerts: list[Alert]) -> None:
 @app.agent(tag_minutes_topic)
 async def summary_agent(stream):
     async for events in stream.take_events(500, within=0.1):
-        started = time.perf_counter()
-        alerts: list[Alert] = []
-        now = time.time()
-        for event in events:
-            batch = orjson.loads(event.value)
-            records = [TagMinute.from_dict(fields) for fields in batch["records"]]
-            alerts.extend(summaries.on_batch(batch["source"], batch["progress"], records))
-            report_wall["summaries", batch["source"]] = now
-        last_wall["summaries"] = now
-        await after_summaries(alerts)
-        metrics.DETECTOR_DURATION.labels("variants").observe(time.perf_counter() - started)
+        await apply_gated(events, "summaries", TagMinute.from_dict, "variants")
 
 
 async def after_summaries(alerts: list[Alert]) -> None:
     stage_table["summaries"] = summaries.to_state()
-    metrics.sync_counter(metrics.LATE_EVENTS, summaries.late_summaries, "summaries")
+    metrics.sync_counter(metrics.LATE_EVENTS, summaries.minutes.late, "summaries")
     metrics.record_trending(summaries.trending.top(10))
     if summaries.next_minute is not None:
         metrics.record_lag("groups", summaries.next_minute)
