@@ -170,8 +170,8 @@ class TagStage:
     """Per-key windows and detection for the tags of one or more partitions.
 
     ``states`` may be any mutable mapping (a dict in a backtest, a Faust table
-    in the worker); ``dirty`` and ``removed`` name the keys whose stored value
-    must be written back or deleted after a batch."""
+    in the worker); ``dirty`` names the keys whose stored value must be
+    written back after a batch (a removed key is deleted from the mapping at once)."""
 
     def __init__(self, config: TagStageConfig | None = None,
                  states: MutableMapping[str, TagState] | None = None):
@@ -181,7 +181,6 @@ class TagStage:
         self.watermarks: dict[int, Watermark] = {}
         self.pending: dict[int, set[str]] = {}
         self.dirty: set[str] = set()
-        self.removed: set[str] = set()
         self.late_hits = 0
         self.duplicate_hits = 0
         self.evictions = 0
@@ -272,7 +271,6 @@ class TagStage:
         state = self.states.pop(key)
         self.pending.get(state.partition, set()).discard(key)
         self.dirty.discard(key)
-        self.removed.add(key)
 
     # -- minute closing ----------------------------------------------------
     def advance(self, partition: int = 0) -> tuple[list[Alert], list[TagMinute]]:
