@@ -21,6 +21,7 @@ import faust
 import orjson
 from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
+from faust.types import TP
 from faust.web import Request, Response, View
 
 from detectors.alerts import KINDS, Alert
@@ -132,8 +133,13 @@ app = faust.App(
 posts_topic = app.topic(settings.topic_posts, partitions=settings.partitions)
 dlq_topic = app.topic(settings.topic_dlq, partitions=1)
 alerts_topic = app.topic(settings.topic_alerts, partitions=1)
-tag_hits_topic = app.topic(settings.topic_tag_hits, partitions=settings.partitions, internal=True)
-platform_hits_topic = app.topic(settings.topic_platform_hits, partitions=settings.partitions, internal=True)
+# a hits record carries up to one ingest batch of hits for a partition (~1 MB in
+# a hashtag-stuffing flood): fetch only a few ahead of the stage, not thousands
+HITS_BUFFERED = 32
+tag_hits_topic = app.topic(settings.topic_tag_hits, partitions=settings.partitions, internal=True,
+                           maxsize=HITS_BUFFERED)
+platform_hits_topic = app.topic(settings.topic_platform_hits, partitions=settings.partitions, internal=True,
+                                maxsize=HITS_BUFFERED)
 tag_minutes_topic = app.topic(settings.topic_tag_minutes, partitions=1, internal=True)
 platform_minutes_topic = app.topic(settings.topic_platform_minutes, partitions=1, internal=True)
 
@@ -166,6 +172,8 @@ last_wall: dict[str, float] = {}
 last_progress: dict[tuple[str, int], tuple[float, float]] = {}
 # per (stage, partition, input source): wall-clock time a record last came from it
 source_wall: dict[tuple[str, int, int], float] = {}
+# per (topic, partition) of tag-hits/platform-hits: offset of the last record taken
+taken_offsets: dict[tuple[str, int], int] = {}
 # per (global stage, upstream partition): wall-clock time of its last progress report
 report_wall: dict[tuple[str, int], float] = {}
 ingest_watermark = [-math.inf]
@@ -177,12 +185,30 @@ async def publish(alerts: list[Alert]) -> None:
         await alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(alert.to_json()))
 
 
-def persist(table, stage) -> None:
-    """Write back the values a batch changed (their changelog records)."""
-    for key in stage.dirty:
-        if key in stage.states:
-            table[key] = stage.states[key]
+CHANGELOG_BACKLOG = 2000
+
+
+async def changelog_ebb() -> None:
+    """Wait while more than ``CHANGELOG_BACKLOG`` records wait to be produced.
+    Table writes only queue their changelog records, and a flood of new tags
+    (each admitted, written, evicted) queued them faster than they were sent:
+    the queue, not the tag states, grew by ~1 GB per 100 000 junk tags."""
+    buffer = app.producer.buffer
+    while buffer.size > CHANGELOG_BACKLOG:
+        await buffer.flush_atmost(buffer.size - CHANGELOG_BACKLOG)
+
+
+async def persist(table, stage) -> None:
+    """Write back the values a batch changed (their changelog records), letting
+    the queue drain between chunks: closing a flood's minute changes tens of
+    thousands of tags at once."""
+    dirty = list(stage.dirty)
     stage.dirty.clear()
+    for start in range(0, len(dirty), CHANGELOG_BACKLOG):
+        for key in dirty[start:start + CHANGELOG_BACKLOG]:
+            if key in stage.states:  # not evicted meanwhile
+                table[key] = stage.states[key]
+        await changelog_ebb()
 
 
 def persist_watermarks(stage: str, watermarks: dict[int, Watermark]) -> None:
@@ -270,6 +296,8 @@ async def tag_agent(stream):
                 newest = max(newest, hit.created_at)
                 source_wall["tags", partition, hit.source] = now
             last_wall[f"tags/{partition}"] = now
+            taken_offsets[tag_hits_topic.get_topic_name(), partition] = event.message.offset
+            await changelog_ebb()  # admitting and evicting tags writes the table too
         closed = {}
         for partition in touched:
             closed_alerts, closed[partition] = tags.advance(partition)
@@ -282,7 +310,7 @@ async def tag_agent(stream):
 
 async def after_tags(alerts: list[Alert], closed: dict[int, list[TagMinute]]) -> None:
     """Persist, then report each partition's closed minutes and progress downstream."""
-    persist(tag_table, tags)
+    await persist(tag_table, tags)
     persist_watermarks("tags", tags.watermarks)
     metrics.sync_counter(metrics.LATE_EVENTS, tags.late_hits, "tags")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, tags.duplicate_hits, "tags")
@@ -320,11 +348,12 @@ async def shard_agent(stream):
                 source_wall["shards", partition, source] = now
             touched.add(partition)
             last_wall[f"shards/{partition}"] = now
+            taken_offsets[platform_hits_topic.get_topic_name(), partition] = event.message.offset
         await after_shards({p: shards.advance(p) for p in touched})
 
 
 async def after_shards(closed: dict[int, list[PlatformMinute]]) -> None:
-    persist(shard_table, shards)
+    await persist(shard_table, shards)
     persist_watermarks("shards", shards.watermarks)
     metrics.sync_counter(metrics.LATE_EVENTS, shards.late_posts, "shards")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, shards.duplicate_posts, "shards")
@@ -435,12 +464,14 @@ async def close_idle_windows() -> None:
     # input: move a replayed partition on only once this worker's ingest is idle too
     ingest_idle = now - last_wall.get("posts", 0.0) >= idle
     for partition, mark in list(tags.watermarks.items()):
-        if may_move_on(last_wall.get(f"tags/{partition}", now), mark, ingest_idle, now):
+        if may_move_on(last_wall.get(f"tags/{partition}", now), mark, ingest_idle, now) \
+                and not has_backlog(tag_hits_topic, partition):
             mark.advance_to(idle_target(mark.observed, mark.lateness, now))
         closed_alerts, closed_tags[partition] = tags.advance(partition)
         tag_alerts.extend(closed_alerts)
     for partition, mark in list(shards.watermarks.items()):
-        if may_move_on(last_wall.get(f"shards/{partition}", now), mark, ingest_idle, now):
+        if may_move_on(last_wall.get(f"shards/{partition}", now), mark, ingest_idle, now) \
+                and not has_backlog(platform_hits_topic, partition):
             mark.advance_to(idle_target(mark.observed, mark.lateness, now))
         closed_shards[partition] = shards.advance(partition)
     await after_tags(tag_alerts, closed_tags)
@@ -465,6 +496,17 @@ async def close_idle_windows() -> None:
 
 
 LIVE_HORIZON_SECONDS = 300.0
+
+
+def has_backlog(topic, partition: int) -> bool:
+    """Records of this partition wait in Kafka or in the stream's buffer: a stage
+    busy with a flood is behind, not idle, and its event time must wait for them."""
+    name = topic.get_topic_name()
+    taken = taken_offsets.get((name, partition))
+    if taken is None:  # nothing taken yet: the partition is not idle either (see may_move_on)
+        return False
+    highwater = app.consumer.highwater(TP(name, partition))
+    return highwater is not None and highwater > taken + 1
 
 
 def may_move_on(seen: float, mark, ingest_idle: bool, now: float) -> bool:
