@@ -94,6 +94,9 @@ class Worker:
                 total += float(value)
         return total
 
+    def peak_rss_mb(self) -> float:
+        return peak_rss_mb(self.proc.pid)
+
     def stop(self, timeout: float = 30.0) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -116,17 +119,26 @@ class Worker:
             return ""
 
 
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process image's peak resident set size so far (``VmHWM``; ``ru_maxrss``
+    would include the parent's from before ``exec``)."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def start_broker() -> EmbeddedBroker:
     broker = EmbeddedBroker().start()
     ensure_topics(broker.bootstrap, {"posts": TOPIC_PARTITIONS, "alerts": 1, "posts-dlq": 1})
     return broker
 
 
-def produce(bootstrap: str, values: list[bytes], topic: str = "posts") -> None:
+def produce(bootstrap: str, values: list[bytes], topic: str = "posts", partition: int | None = None) -> None:
+    """Send ``values`` in order (to one ``partition``, or spread by the client)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
                              max_request_size=4 * 1024 * 1024)
     for value in values:
-        producer.send(topic, value=value)
+        producer.send(topic, value=value, partition=partition)
     producer.flush()
     producer.close()
 

@@ -10,6 +10,7 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.admin import DescribeGroupsRequest
 from aiokafka.protocol.group import LeaveGroupRequest
 
+from detectors.config import DetectorConfig
 from detectors.pipeline import Pipeline
 from detectors.text import canonical_key
 from tests.harness import Worker, alert_keys, read_alerts, wait_for
@@ -17,8 +18,8 @@ from tests.harness import Worker, alert_keys, read_alerts, wait_for
 FALLUJAH = canonical_key("الفلوجة_تتحرر")
 
 
-def reference(lines: list[bytes], now: float | None = None) -> Pipeline:
-    pipe = Pipeline()
+def reference(lines: list[bytes], now: float | None = None, config: DetectorConfig | None = None) -> Pipeline:
+    pipe = Pipeline(config)
     for line in lines:
         try:
             pipe.process_raw(line, now)

@@ -9,6 +9,7 @@ import time
 
 from detectors.records import TagHit
 from detectors.tags import TagStage, TagStageConfig
+from tests.harness import peak_rss_mb
 
 START = 1463911200.0  # 2016-05-22 10:00 UTC
 REAL = "الفلوجة_تتحرر"
@@ -38,16 +39,30 @@ def flood(junk_tags: int, max_tags: int = 50_000, minutes: float = 10.0) -> dict
             "max_rss_mb": peak_rss_mb()}
 
 
-def peak_rss_mb() -> float:
-    """This process image's peak RSS (``VmHWM``; ``ru_maxrss`` would include the
-    parent's from before ``exec``)."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
-
-
 if __name__ == "__main__":
     started = time.process_time()
     result = flood(*map(int, sys.argv[1:3]))
     result["cpu_seconds"] = round(time.process_time() - started, 1)
     print(json.dumps(result))
+
+
+def spam_flood_lines(junk_tags: int, tags_per_post: int = 16, minutes: float = 10.0) -> list[bytes]:
+    """A hashtag-stuffing spam flood as raw posts, for a worker: 997 bot accounts
+    post spam each carrying ``tags_per_post`` never-seen junk tags (``junk_tags``
+    in all, over ``minutes`` of event time); after every second spam post a
+    different person posts the real tag."""
+    from datetime import datetime, timezone
+
+    import orjson
+
+    posts = junk_tags // tags_per_post
+    lines = []
+    for p in range(posts):
+        at = datetime.fromtimestamp(START + p * minutes * 60.0 / posts, timezone.utc).isoformat()
+        junk = " ".join(f"#junk{p * tags_per_post + j:x}" for j in range(tags_per_post))
+        lines.append(orjson.dumps({"id": f"j{p}", "platform": "twitter", "author": f"bot{p % 997}",
+                                   "created_at": at, "text": "اربح الان " + junk}))
+        if p % 2:
+            lines.append(orjson.dumps({"id": f"r{p}", "platform": "twitter", "author": f"user{p}",
+                                       "created_at": at, "text": "#" + REAL}))
+    return lines

@@ -1,7 +1,8 @@
 """Floods: a million junk tags keep the tag stage inside its memory cap without
 evicting a real trending tag; one account posting 100 000 times is not an
 emerging trend.  The in-process flood runs in a fresh process so its peak RSS
-is its own; the million-tag run (and the worker-level one) are ``soak``."""
+is its own; the worker-level flood goes through the broker into a real worker
+process.  The million-tag runs are ``soak``."""
 from __future__ import annotations
 
 import json
@@ -13,10 +14,16 @@ import pytest
 
 from detectors.pipeline import Pipeline
 from detectors.records import Post, Tag
-from tests.harness import REPO
+from detectors.config import DetectorConfig
+from detectors.text import canonical_key
+from tests.harness import REPO, alert_keys, backtest_alerts, produce, read_alerts, wait_for
+from tests.reliability.common import expected_history, reference, wait_for_history
+from tests.reliability.flood import REAL, spam_flood_lines
 
 # stated caps (README): peak RSS of the tag stage under a junk flood
 RSS_CAP_MB = {5_000: 200, 50_000: 600}
+# stated caps (README): peak RSS of a whole worker process under a junk flood
+WORKER_RSS_CAP_MB = {2_000: 250, 50_000: 800}
 
 
 def run_flood(junk_tags: int, max_tags: int) -> dict:
@@ -56,3 +63,53 @@ def test_one_account_posting_100_000_times_is_not_an_emerging_trend():
     alerts += pipe.finish()
     assert pipe.stats["posts"] == 30 * 60 + 100_000
     assert [a for a in alerts if a.kind == "emerging"] == []
+
+
+def worker_flood(broker, start_worker, workdir, junk_tags: int, max_tags: int, timeout: float) -> None:
+    """A spam flood of ``junk_tags`` distinct junk tags (16 per post) with a real
+    trending tag inside it, through the broker into one worker whose tag cap is
+    ``max_tags``: its peak RSS stays under the stated cap, it never tracks more
+    than ``max_tags`` tags, and the real tag keeps every count and its alert."""
+    config_path = workdir / "flood.toml"
+    config_path.write_text(f"[tags]\nmax_tags = {max_tags}\n", encoding="utf-8")
+    lines = spam_flood_lines(junk_tags)
+    # the backtest of the same stream without the junk posts (the first one kept:
+    # the stream's start is the same): what the real tag counts with no flood at all
+    real_only = lines[:1] + [line for line in lines if b"#" + REAL.encode() in line]
+    key = canonical_key(REAL)
+    pipe = reference(real_only, config=DetectorConfig.load(config_path))
+    expected = [a for a in backtest_alerts(real_only, config_path) if a["subject"] == "#" + REAL]
+    assert any(a["status"] == "firing" for a in expected), "the backtest must see the real trend"
+
+    worker = start_worker(extra_env={"RASD_DETECTOR_CONFIG": str(config_path)})
+    produce(broker.bootstrap, lines)
+    tracked = []
+
+    def flood_evicted():
+        try:
+            tracked.append(worker.metric("rasd_tracked_tags"))
+            return worker.metric("rasd_tag_evictions_total") >= junk_tags - max_tags
+        except TimeoutError:  # a worker deep in a flood may answer slowly: ask again
+            return False
+    wait_for(flood_evicted, timeout, interval=2, what="the junk tags to be admitted and evicted")
+    wait_for_history([worker], key, expected_history(pipe, key), 120)
+    want = sorted(set(alert_keys(expected)))
+    wait_for(lambda: sorted(set(alert_keys([a for a in read_alerts(broker.bootstrap)
+                                            if a["subject"] == "#" + REAL]))) == want,
+             60, interval=3, what="the real tag's alerts to equal the backtest's")
+    assert max(tracked) <= max_tags
+    peak = worker.peak_rss_mb()
+    print(f"worker flood: {junk_tags:,} junk tags, cap {max_tags:,}: peak RSS {peak:.0f} MiB")
+    assert peak < WORKER_RSS_CAP_MB[max_tags], f"peak RSS {peak:.0f} MiB"
+
+
+@pytest.mark.broker
+def test_junk_flood_through_a_worker_stays_under_the_cap_and_keeps_the_real_trend(broker, start_worker, workdir):
+    worker_flood(broker, start_worker, workdir, 20_000, 2_000, timeout=420)
+
+
+@pytest.mark.broker
+@pytest.mark.soak
+@pytest.mark.timeout(4 * 3600)
+def test_million_junk_tags_through_a_worker_stay_under_the_cap(broker, start_worker, workdir):
+    worker_flood(broker, start_worker, workdir, 1_000_000, 50_000, timeout=4 * 3600)
