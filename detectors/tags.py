@@ -33,6 +33,7 @@ at-least-once delivery does not double count.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
@@ -180,6 +181,9 @@ class TagStage:
         self.states: MutableMapping[str, TagState] = states if states is not None else {}
         self.watermarks: dict[int, Watermark] = {}
         self.pending: dict[int, set[str]] = {}
+        # (event time, key) of every hit in an inbox, earliest first: which tags
+        # have a hit to apply in a slot, without visiting every pending tag
+        self.due: dict[int, list[tuple[float, str]]] = {}
         self.dirty: set[str] = set()
         self.removed: set[str] = set()
         self.late_hits = 0
@@ -220,6 +224,7 @@ class TagStage:
             state.sources[hit.source] = hit.offset
         state.inbox.append(hit)
         self.pending.setdefault(partition, set()).add(hit.key)
+        heapq.heappush(self.due.setdefault(partition, []), (hit.created_at, hit.key))
         self.dirty.add(hit.key)
 
     def _apply(self, state: TagState, hit: TagHit) -> list[Alert]:
@@ -299,23 +304,32 @@ class TagStage:
             return alerts, minutes
         self._applied_before[partition] = apply_before
         close_before = minute_of(watermark)
-        self._closed_before[partition] = max(close_before, self._closed_before.get(partition, -math.inf))
+        minute_ended = close_before > self._closed_before.get(partition, -math.inf)
+        if minute_ended:
+            self._closed_before[partition] = close_before
         keys = self.pending.get(partition)
-        if keys:
-            for key in sorted(keys):
-                state = self.states[key]
-                if state.inbox:
-                    ready = [h for h in state.inbox if h.created_at < apply_before]
-                    if ready:
-                        state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
-                        for hit in sorted(ready, key=lambda h: (h.created_at, h.post_id)):
-                            # a minute is judged before any later minute's hit counts,
-                            # however far the watermark jumped
-                            self._close_state(state, minute_of(hit.created_at), alerts, minutes)
-                            alerts.extend(self._apply(state, hit))
-                self._close_state(state, close_before, alerts, minutes)
-                if not state.inbox and not state.open and not state.emerging.episode.firing:
-                    keys.discard(key)
+        due = self.due.get(partition)
+        # Within a minute only tags with a hit to apply have work: every other
+        # pending tag was closed up to ``close_before`` when last visited.
+        visit = set(keys) if minute_ended and keys else set()
+        while due and due[0][0] < apply_before:
+            visit.add(heapq.heappop(due)[1])
+        for key in sorted(visit):
+            state = self.states.get(key)
+            if state is None:  # evicted since its hit arrived
+                continue
+            if state.inbox:
+                ready = [h for h in state.inbox if h.created_at < apply_before]
+                if ready:
+                    state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
+                    for hit in sorted(ready, key=lambda h: (h.created_at, h.post_id)):
+                        # a minute is judged before any later minute's hit counts,
+                        # however far the watermark jumped
+                        self._close_state(state, minute_of(hit.created_at), alerts, minutes)
+                        alerts.extend(self._apply(state, hit))
+            self._close_state(state, close_before, alerts, minutes)
+            if not state.inbox and not state.open and not state.emerging.episode.firing:
+                keys.discard(key)
         if watermark >= self._next_sweep.get(partition, -math.inf):
             self._sweep_idle(partition, watermark)
             self._next_sweep[partition] = watermark + 3600.0
@@ -417,6 +431,7 @@ class TagStage:
     def rebuild_pending(self) -> None:
         """After recovery from a table: every tag with work left is pending again."""
         self.pending.clear()
+        self.due.clear()
         self._closed_before.clear()
         self._applied_before.clear()
         self.watermarks.clear()  # the worker restores them (its watermark table)
@@ -425,3 +440,5 @@ class TagStage:
         for key, state in self.states.items():
             if state.inbox or state.open or state.emerging.episode.firing:
                 self.pending.setdefault(state.partition, set()).add(key)
+            for hit in state.inbox:
+                heapq.heappush(self.due.setdefault(state.partition, []), (hit.created_at, key))
