@@ -33,6 +33,7 @@ at-least-once delivery does not double count.
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections.abc import MutableMapping
@@ -80,8 +81,11 @@ class MinuteBucket:
         # [post id, author, text] of the first posts: an alert shows what was said
         self.sample_posts: list[list[str]] = []
 
-    def add(self, hit: TagHit) -> None:
+    def add(self, hit: TagHit) -> bool:
+        """Count one hit; True if its author is new to the minute's author sketch."""
         self.posts += 1
+        hashes = self.authors.hashes
+        before = len(hashes)
         self.authors.add(hit.author)
         self.top_authors.add(hit.author)
         self.surfaces.add(hit.surface)
@@ -90,6 +94,7 @@ class MinuteBucket:
         if len(self.samples) < SAMPLE_POSTS:
             self.samples.append(hit.post_id)
             self.sample_posts.append([hit.post_id, hit.author, hit.text[:SAMPLE_TEXT_CHARS]])
+        return len(hashes) > before
 
     def to_state(self) -> list:
         return [self.posts, self.authors.hashes, self.top_authors.counts, self.cotags.counts,
@@ -112,7 +117,7 @@ class MinuteBucket:
 class TagState:
     __slots__ = ("key", "partition", "surfaces", "open", "history", "emerging", "coordination",
                  "sources", "last_seen", "activity", "closed_until", "episode_samples",
-                 "coordination_until", "inbox")
+                 "coordination_until", "inbox", "_leader", "_display")
 
     def __init__(self, key: str, partition: int, emerging: EmergingState):
         self.key = key
@@ -129,11 +134,23 @@ class TagState:
         self.episode_samples: list[str] = []
         self.coordination_until = 0.0
         self.inbox: list[TagHit] = []  # accepted, not yet applied (waiting for the watermark)
+        self._leader: str | None = None  # the most used surface, while ``_display`` is known
+        self._display: str | None = None
 
     @property
     def display(self) -> str:
-        top = self.surfaces.top(1)
-        return "#" + (top[0][0] if top else self.key)
+        """The tag as most people write it.  Asked for on every new author's hit:
+        kept until a surface other than the leading one is counted."""
+        if self._display is None:
+            top = self.surfaces.top(1)
+            self._leader = top[0][0] if top else None
+            self._display = "#" + (top[0][0] if top else self.key)
+        return self._display
+
+    def add_surface(self, surface: str) -> None:
+        self.surfaces.add(surface)
+        if surface != self._leader:
+            self._display = None
 
     def to_state(self) -> dict:
         return {
@@ -229,30 +246,31 @@ class TagStage:
 
     def _apply(self, state: TagState, hit: TagHit) -> list[Alert]:
         """Count one hit; may fire an early (partial-minute) emerging alert."""
+        at = hit.created_at
         if self.origin is None:
-            self.origin = hit.created_at
+            self.origin = at
         if state.last_seen == 0.0:  # first hit applied: the tag is born now
-            state.emerging = self.detector.new_state(state.key, hit.created_at, self.origin)
-        minute = minute_of(hit.created_at)
-        state.activity = state.activity * math.exp(-max(hit.created_at - state.last_seen, 0.0) / ACTIVITY_TAU) + 1.0
-        state.last_seen = max(state.last_seen, hit.created_at)
-        state.surfaces.add(hit.surface)
+            state.emerging = self.detector.new_state(state.key, at, self.origin)
+        minute = minute_of(at)
+        state.activity = state.activity * math.exp(-max(at - state.last_seen, 0.0) / ACTIVITY_TAU) + 1.0
+        state.last_seen = max(state.last_seen, at)
+        state.add_surface(hit.surface)
         bucket = state.open.get(minute)
         if bucket is None:
             bucket = state.open[minute] = MinuteBucket()
-        before = len(bucket.authors.hashes)
-        bucket.add(hit)
+        new_author = bucket.add(hit)
         if state.coordination is not None:
             state.coordination.add(hit)
-        if len(bucket.authors.hashes) == before:
+        if not new_author:
             return []
-        alert = self.detector.check_new_tag(state.emerging, hit.author, hit.created_at, state.display,
-                                            lambda: self._evidence(state, bucket))
-        if alert is not None:
-            return self._on_fire(state, alert, bucket)
-        alert = self.detector.check_partial(
-            state.emerging, minute, bucket.authors.estimate(), hit.created_at, state.display,
-            lambda: self._evidence(state, bucket))
+        display = state.display
+        evidence = functools.partial(self._evidence, state, bucket)  # built only if an alert fires
+        alert = self.detector.check_new_tag(state.emerging, hit.author, at, display, evidence)
+        if alert is None:
+            alert = self.detector.check_partial(
+                state.emerging, minute, bucket.authors.estimate(), at, display, evidence)
+            if alert is None:
+                return []
         return self._on_fire(state, alert, bucket)
 
     def _admit(self, key: str, partition: int, now: float) -> TagState:
@@ -339,7 +357,9 @@ class TagStage:
     def _close_state(self, state: TagState, close_before: float, alerts, minutes) -> None:
         """Close this tag's minutes below ``close_before``; a firing tag also gets
         its silent minutes judged (as zero), so it can resolve."""
-        closable = sorted(m for m in state.open if m < close_before)
+        # called before every applied hit: nothing to close is the common case
+        closable = [m for m in state.open if m < close_before]
+        closable.sort()
         if state.emerging.episode.firing:
             start = state.closed_until or (closable[0] if closable else close_before)
             closable = [start + MINUTE * i for i in range(int((close_before - start) // MINUTE))]
