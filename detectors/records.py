@@ -75,22 +75,24 @@ def parse_time(value: object, field_name: str) -> float:
     """
     if not isinstance(value, str):
         raise InvalidPost("invalid_time", f"{field_name} must be an ISO-8601 string, got {type(value).__name__}")
-    # Nearly every post is dated YYYY-MM-DDTHH:MM:SSZ and a minute's posts share
-    # its first 16 characters: parse those once, add the seconds.
-    if len(value) == 20 and value[19] == "Z" and value[16] == ":" and value[17:19].isdigit() \
-            and value[17:19] < "60" and value[17:19].isascii():
-        minute = _minute_start(value[:16])
-        if minute is not None:
-            return minute + int(value[17:19])
+    # Nearly every time is YYYY-MM-DDTHH:MM:SSZ, and few days occur (a post's
+    # and its author's): parse the day once, add the clock.
+    if len(value) == 20 and value[19] == "Z" and value[10] == "T" and value[13] == ":" and value[16] == ":":
+        hours, minutes, seconds = value[11:13], value[14:16], value[17:19]
+        clock = hours + minutes + seconds
+        day = _day_start(value[:10])
+        if day is not None and clock.isdigit() and clock.isascii() \
+                and hours < "24" and minutes < "60" and seconds < "60":
+            return day + (int(hours) * 3600 + int(minutes) * 60 + int(seconds))
     return _parse_iso(value, field_name)
 
 
-@functools.lru_cache(maxsize=4096)
-def _minute_start(prefix: str) -> float | None:
-    if prefix[4] != "-" or prefix[7] != "-" or prefix[10] != "T" or prefix[13] != ":":
+@functools.lru_cache(maxsize=16384)
+def _day_start(date: str) -> float | None:
+    if date[4] != "-" or date[7] != "-":
         return None
     try:
-        return datetime.fromisoformat(prefix + ":00+00:00").timestamp()
+        return datetime.fromisoformat(date + "T00:00:00+00:00").timestamp()
     except ValueError:
         return None
 

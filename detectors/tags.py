@@ -33,6 +33,8 @@ at-least-once delivery does not double count.
 """
 from __future__ import annotations
 
+import functools
+import heapq
 import math
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
@@ -79,8 +81,11 @@ class MinuteBucket:
         # [post id, author, text] of the first posts: an alert shows what was said
         self.sample_posts: list[list[str]] = []
 
-    def add(self, hit: TagHit) -> None:
+    def add(self, hit: TagHit) -> bool:
+        """Count one hit; True if its author is new to the minute's author sketch."""
         self.posts += 1
+        hashes = self.authors.hashes
+        before = len(hashes)
         self.authors.add(hit.author)
         self.top_authors.add(hit.author)
         self.surfaces.add(hit.surface)
@@ -89,6 +94,7 @@ class MinuteBucket:
         if len(self.samples) < SAMPLE_POSTS:
             self.samples.append(hit.post_id)
             self.sample_posts.append([hit.post_id, hit.author, hit.text[:SAMPLE_TEXT_CHARS]])
+        return len(hashes) > before
 
     def to_state(self) -> list:
         return [self.posts, self.authors.hashes, self.top_authors.counts, self.cotags.counts,
@@ -111,7 +117,7 @@ class MinuteBucket:
 class TagState:
     __slots__ = ("key", "partition", "surfaces", "open", "history", "emerging", "coordination",
                  "sources", "last_seen", "activity", "closed_until", "episode_samples",
-                 "coordination_until", "inbox")
+                 "coordination_until", "inbox", "_leader", "_display")
 
     def __init__(self, key: str, partition: int, emerging: EmergingState):
         self.key = key
@@ -128,11 +134,23 @@ class TagState:
         self.episode_samples: list[str] = []
         self.coordination_until = 0.0
         self.inbox: list[TagHit] = []  # accepted, not yet applied (waiting for the watermark)
+        self._leader: str | None = None  # the most used surface, while ``_display`` is known
+        self._display: str | None = None
 
     @property
     def display(self) -> str:
-        top = self.surfaces.top(1)
-        return "#" + (top[0][0] if top else self.key)
+        """The tag as most people write it.  Asked for on every new author's hit:
+        kept until a surface other than the leading one is counted."""
+        if self._display is None:
+            top = self.surfaces.top(1)
+            self._leader = top[0][0] if top else None
+            self._display = "#" + (top[0][0] if top else self.key)
+        return self._display
+
+    def add_surface(self, surface: str) -> None:
+        self.surfaces.add(surface)
+        if surface != self._leader:
+            self._display = None
 
     def to_state(self) -> dict:
         return {
@@ -180,6 +198,9 @@ class TagStage:
         self.states: MutableMapping[str, TagState] = states if states is not None else {}
         self.watermarks: dict[int, Watermark] = {}
         self.pending: dict[int, set[str]] = {}
+        # (event time, key) of every hit in an inbox, earliest first: which tags
+        # have a hit to apply in a slot, without visiting every pending tag
+        self.due: dict[int, list[tuple[float, str]]] = {}
         self.dirty: set[str] = set()
         self.late_hits = 0
         self.duplicate_hits = 0
@@ -219,34 +240,36 @@ class TagStage:
             state.sources[hit.source] = hit.offset
         state.inbox.append(hit)
         self.pending.setdefault(partition, set()).add(hit.key)
+        heapq.heappush(self.due.setdefault(partition, []), (hit.created_at, hit.key))
         self.dirty.add(hit.key)
 
     def _apply(self, state: TagState, hit: TagHit) -> list[Alert]:
         """Count one hit; may fire an early (partial-minute) emerging alert."""
+        at = hit.created_at
         if self.origin is None:
-            self.origin = hit.created_at
+            self.origin = at
         if state.last_seen == 0.0:  # first hit applied: the tag is born now
-            state.emerging = self.detector.new_state(state.key, hit.created_at, self.origin)
-        minute = minute_of(hit.created_at)
-        state.activity = state.activity * math.exp(-max(hit.created_at - state.last_seen, 0.0) / ACTIVITY_TAU) + 1.0
-        state.last_seen = max(state.last_seen, hit.created_at)
-        state.surfaces.add(hit.surface)
+            state.emerging = self.detector.new_state(state.key, at, self.origin)
+        minute = minute_of(at)
+        state.activity = state.activity * math.exp(-max(at - state.last_seen, 0.0) / ACTIVITY_TAU) + 1.0
+        state.last_seen = max(state.last_seen, at)
+        state.add_surface(hit.surface)
         bucket = state.open.get(minute)
         if bucket is None:
             bucket = state.open[minute] = MinuteBucket()
-        before = len(bucket.authors.hashes)
-        bucket.add(hit)
+        new_author = bucket.add(hit)
         if state.coordination is not None:
             state.coordination.add(hit)
-        if len(bucket.authors.hashes) == before:
+        if not new_author:
             return []
-        alert = self.detector.check_new_tag(state.emerging, hit.author, hit.created_at, state.display,
-                                            lambda: self._evidence(state, bucket))
-        if alert is not None:
-            return self._on_fire(state, alert, bucket)
-        alert = self.detector.check_partial(
-            state.emerging, minute, bucket.authors.estimate(), hit.created_at, state.display,
-            lambda: self._evidence(state, bucket))
+        display = state.display
+        evidence = functools.partial(self._evidence, state, bucket)  # built only if an alert fires
+        alert = self.detector.check_new_tag(state.emerging, hit.author, at, display, evidence)
+        if alert is None:
+            alert = self.detector.check_partial(
+                state.emerging, minute, bucket.authors.estimate(), at, display, evidence)
+            if alert is None:
+                return []
         return self._on_fire(state, alert, bucket)
 
     def _admit(self, key: str, partition: int, now: float) -> TagState:
@@ -297,23 +320,32 @@ class TagStage:
             return alerts, minutes
         self._applied_before[partition] = apply_before
         close_before = minute_of(watermark)
-        self._closed_before[partition] = max(close_before, self._closed_before.get(partition, -math.inf))
+        minute_ended = close_before > self._closed_before.get(partition, -math.inf)
+        if minute_ended:
+            self._closed_before[partition] = close_before
         keys = self.pending.get(partition)
-        if keys:
-            for key in sorted(keys):
-                state = self.states[key]
-                if state.inbox:
-                    ready = [h for h in state.inbox if h.created_at < apply_before]
-                    if ready:
-                        state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
-                        for hit in sorted(ready, key=lambda h: (h.created_at, h.post_id)):
-                            # a minute is judged before any later minute's hit counts,
-                            # however far the watermark jumped
-                            self._close_state(state, minute_of(hit.created_at), alerts, minutes)
-                            alerts.extend(self._apply(state, hit))
-                self._close_state(state, close_before, alerts, minutes)
-                if not state.inbox and not state.open and not state.emerging.episode.firing:
-                    keys.discard(key)
+        due = self.due.get(partition)
+        # Within a minute only tags with a hit to apply have work: every other
+        # pending tag was closed up to ``close_before`` when last visited.
+        visit = set(keys) if minute_ended and keys else set()
+        while due and due[0][0] < apply_before:
+            visit.add(heapq.heappop(due)[1])
+        for key in sorted(visit):
+            state = self.states.get(key)
+            if state is None:  # evicted since its hit arrived
+                continue
+            if state.inbox:
+                ready = [h for h in state.inbox if h.created_at < apply_before]
+                if ready:
+                    state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
+                    for hit in sorted(ready, key=lambda h: (h.created_at, h.post_id)):
+                        # a minute is judged before any later minute's hit counts,
+                        # however far the watermark jumped
+                        self._close_state(state, minute_of(hit.created_at), alerts, minutes)
+                        alerts.extend(self._apply(state, hit))
+            self._close_state(state, close_before, alerts, minutes)
+            if not state.inbox and not state.open and not state.emerging.episode.firing:
+                keys.discard(key)
         if watermark >= self._next_sweep.get(partition, -math.inf):
             self._sweep_idle(partition, watermark)
             self._next_sweep[partition] = watermark + 3600.0
@@ -323,7 +355,9 @@ class TagStage:
     def _close_state(self, state: TagState, close_before: float, alerts, minutes) -> None:
         """Close this tag's minutes below ``close_before``; a firing tag also gets
         its silent minutes judged (as zero), so it can resolve."""
-        closable = sorted(m for m in state.open if m < close_before)
+        # called before every applied hit: nothing to close is the common case
+        closable = [m for m in state.open if m < close_before]
+        closable.sort()
         if state.emerging.episode.firing:
             start = state.closed_until or (closable[0] if closable else close_before)
             closable = [start + MINUTE * i for i in range(int((close_before - start) // MINUTE))]
@@ -415,6 +449,7 @@ class TagStage:
     def rebuild_pending(self) -> None:
         """After recovery from a table: every tag with work left is pending again."""
         self.pending.clear()
+        self.due.clear()
         self._closed_before.clear()
         self._applied_before.clear()
         self.watermarks.clear()  # the worker restores them (its watermark table)
@@ -423,3 +458,5 @@ class TagStage:
         for key, state in self.states.items():
             if state.inbox or state.open or state.emerging.episode.firing:
                 self.pending.setdefault(state.partition, set()).add(key)
+            for hit in state.inbox:
+                heapq.heappush(self.due.setdefault(state.partition, []), (hit.created_at, key))

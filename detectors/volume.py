@@ -164,6 +164,7 @@ class CountAnomalyModel:
         self.week_n = [0] * len(self.week)
         self.frozen = False
         self.peak: float | None = None
+        self._forecast_bin: float | None = None  # see _forecast
         self._derive()
         self._sums()
 
@@ -236,15 +237,26 @@ class CountAnomalyModel:
     def _std(self, var: float) -> float:
         return max(math.sqrt(var), self.noise_floor)
 
+    def _forecast(self, t: float) -> tuple[float, float, float]:
+        """(level, var, season) for the bin starting at `t`, skipped bins learned.
+
+        A bin is usually scored, its expectation asked for, then learned: the
+        answer is kept until the model learns."""
+        if t != self._forecast_bin:
+            level, var = self._after_gap(self._skipped(t))
+            self._forecast_value = (level, var, self._season(t))
+            self._forecast_bin = t
+        return self._forecast_value
+
     def score_one(self, t: float, x: float) -> float:
         """Signed z-like score of count `x` in the bin starting at `t` (no learning)."""
-        level, var = self._after_gap(self._skipped(t))
-        return (self._tf(x) - level - self._season(t)) / self._std(var)
+        level, var, season = self._forecast(t)
+        return (self._tf(x) - level - season) / self._std(var)
 
     def expected(self, t: float) -> float:
         """Typical count for the bin starting at `t` (transform inverse, ~ Poisson mean)."""
-        level, _ = self._after_gap(self._skipped(t))
-        m = level + self._season(t)
+        level, _, season = self._forecast(t)
+        m = level + season
         return max(self._inv(m) + 0.25, 0.0)
 
     def _peak_at(self, t: float) -> float | None:
@@ -258,16 +270,16 @@ class CountAnomalyModel:
         return math.inf if peak is None else self._tf(x) - peak
 
     def learn_one(self, t: float, x: float) -> None:
+        y = self._tf(x)
         peak = self._peak_at(t)
-        self.peak = self._tf(x) if peak is None else max(self._tf(x), peak)
-        k = self._skipped(t)
-        self.level, self.var = self._after_gap(k)
-        self.n += k
+        self.peak = y if peak is None else max(y, peak)
+        self.level, self.var, season = self._forecast(t)
+        self._forecast_bin = None
+        self.n += self._skipped(t)
 
-        season = self._season(t)
         std = self._std(self.var)
         warm = self.n >= self.prior_weight
-        err = self._tf(x) - self.level - season
+        err = y - self.level - season
         # No clipping while warming up: the prior may be far off (e.g. 100 tweets/bin).
         e = _clamp(err, self.clip * std) if warm else err
         w = self.freeze_weight if (self.frozen and warm) else 1.0

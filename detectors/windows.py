@@ -133,30 +133,35 @@ class Watermark:
     90.0
     """
 
-    __slots__ = ("lateness", "newest", "observed")
+    __slots__ = ("lateness", "newest", "observed", "_value")
 
     def __init__(self, lateness: float):
         self.lateness = lateness
         self.newest: dict[int, float] = {}
         self.observed = float("-inf")  # newest event time of a real record (advance_to aside)
+        self._value = float("-inf")  # asked for per record, changed far less often
 
     def observe(self, source: int, event_time: float) -> None:
-        if event_time > self.newest.get(source, float("-inf")):
-            self.newest[source] = event_time
+        newest = self.newest
+        if event_time > newest.get(source, float("-inf")):
+            newest[source] = event_time
             if event_time > self.observed:
                 self.observed = event_time
+            self._value = min(newest.values()) - self.lateness
 
     def value(self) -> float:
-        return min(self.newest.values()) - self.lateness if self.newest else float("-inf")
+        return self._value
 
     def forget(self, source: int) -> None:
         if len(self.newest) > 1:
             self.newest.pop(source, None)
+            self._value = min(self.newest.values()) - self.lateness
 
     def advance_to(self, event_time: float) -> None:
         """Every source has (as good as) reached ``event_time``."""
         for source in list(self.newest) or [0]:
             self.newest[source] = max(self.newest.get(source, float("-inf")), event_time)
+        self._value = min(self.newest.values()) - self.lateness
 
 
 class MinuteGate:
