@@ -19,6 +19,8 @@ its own watermark.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 from collections.abc import Iterator
 
@@ -100,16 +102,37 @@ class Pipeline:
         return alerts
 
 
+@contextlib.contextmanager
+def batch_gc(threshold: int = 10_000):
+    """Collect garbage in bigger batches while a backtest runs.
+
+    A backtest allocates millions of short-lived records (posts, hits, minute
+    buckets) beside a large state that changes slowly.  At CPython's default
+    threshold (700 allocations) the collector re-scans that state dozens of
+    times: a fifth of a 1 M-post backtest's CPU time.  Only the youngest
+    generation's threshold is raised, so cycles are still collected.  The
+    setting is process-wide: it is restored on leaving."""
+    before = gc.get_threshold()
+    gc.set_threshold(threshold, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def run_lines(lines, config: DetectorConfig | None = None, now: float | None = None,
               on_reject=None) -> Iterator[Alert]:
-    """Backtest over raw lines (bytes or str); ``on_reject(line_no, raw, exc)`` sees bad lines."""
+    """Backtest over raw lines (bytes or str); ``on_reject(line_no, raw, exc)`` sees bad lines.
+    Runs under ``batch_gc`` until the generator is exhausted or closed."""
     pipe = Pipeline(config)
-    for line_no, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            yield from pipe.process_raw(raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n"), now)
-        except InvalidPost as exc:
-            if on_reject is not None:
-                on_reject(line_no, raw, exc)
-    yield from pipe.finish()
+    with batch_gc():
+        for line_no, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                yield from pipe.process_raw(raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n"),
+                                            now)
+            except InvalidPost as exc:
+                if on_reject is not None:
+                    on_reject(line_no, raw, exc)
+        yield from pipe.finish()

@@ -220,28 +220,32 @@ class TagStage:
         """Accept one hit into its tag's inbox.  It is applied once the watermark
         passes it (``advance``), in (event time, post id) order, so the result
         does not depend on how input partitions interleave."""
-        if hit.created_at < self.watermark(partition):
-            self.late_hits += 1
-            return
+        key, at = hit.key, hit.created_at
         mark = self.watermarks.get(partition)
         if mark is None:
             mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness)
-        mark.observe(hit.source, hit.created_at)
-        state = self.states.get(hit.key)
+        elif at < mark.value():
+            self.late_hits += 1
+            return
+        mark.observe(hit.source, at)
+        state = self.states.get(key)
         if state is None:
-            state = self._admit(hit.key, partition, hit.created_at)
+            state = self._admit(key, partition, at)
         elif 0 <= hit.offset <= state.sources.get(hit.source, -1):
             self.duplicate_hits += 1
             return
-        if minute_of(hit.created_at) < state.closed_until:
+        if minute_of(at) < state.closed_until:
             self.late_hits += 1
             return
         if hit.offset >= 0:
             state.sources[hit.source] = hit.offset
         state.inbox.append(hit)
-        self.pending.setdefault(partition, set()).add(hit.key)
-        heapq.heappush(self.due.setdefault(partition, []), (hit.created_at, hit.key))
-        self.dirty.add(hit.key)
+        pending = self.pending.get(partition)
+        if pending is None:
+            pending = self.pending[partition] = set()
+        pending.add(key)
+        heapq.heappush(self.due.setdefault(partition, []), (at, key))
+        self.dirty.add(key)
 
     def _apply(self, state: TagState, hit: TagHit) -> list[Alert]:
         """Count one hit; may fire an early (partial-minute) emerging alert."""
@@ -338,10 +342,15 @@ class TagStage:
                 ready = [h for h in state.inbox if h.created_at < apply_before]
                 if ready:
                     state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
+                    closed_before = None
                     for hit in sorted(ready, key=lambda h: (h.created_at, h.post_id)):
                         # a minute is judged before any later minute's hit counts,
-                        # however far the watermark jumped
-                        self._close_state(state, minute_of(hit.created_at), alerts, minutes)
+                        # however far the watermark jumped (a non-firing tag has
+                        # nothing to close before the minute of its last hit)
+                        minute = minute_of(hit.created_at)
+                        if minute != closed_before or state.emerging.episode.firing:
+                            self._close_state(state, minute, alerts, minutes)
+                            closed_before = minute
                         alerts.extend(self._apply(state, hit))
             self._close_state(state, close_before, alerts, minutes)
             if not state.inbox and not state.open and not state.emerging.episode.firing:

@@ -192,9 +192,11 @@ async def changelog_ebb() -> None:
     """Wait while more than ``CHANGELOG_BACKLOG`` records wait to be produced.
     Table writes only queue their changelog records, and a flood of new tags
     (each admitted, written, evicted) queued them faster than they were sent:
-    the queue, not the tag states, grew by ~1 GB per 100 000 junk tags."""
+    the queue, not the tag states, grew by ~1 GB per 100 000 junk tags.  Not
+    during a rebalance (flow suspended): it waits for this batch to finish, and
+    the queue then stopped draining — a deadlock."""
     buffer = app.producer.buffer
-    while buffer.size > CHANGELOG_BACKLOG:
+    while buffer.size > CHANGELOG_BACKLOG and app.flow_control.is_active():
         await buffer.flush_atmost(buffer.size - CHANGELOG_BACKLOG)
 
 

@@ -162,7 +162,7 @@ def backtest(file: Path = typer.Argument(..., exists=True, dir_okay=False),
              config: Optional[Path] = typer.Option(None, help="Detector config / watchlist (TOML)")) -> None:
     """Run every detector in-process over a JSONL file, in event time, as fast as possible."""
     from detectors.config import DetectorConfig
-    from detectors.pipeline import Pipeline
+    from detectors.pipeline import Pipeline, batch_gc
     from detectors.records import InvalidPost
 
     pipe = Pipeline(DetectorConfig.load(config))
@@ -180,7 +180,7 @@ def backtest(file: Path = typer.Argument(..., exists=True, dir_okay=False),
                 key = f"{alert.kind} {alert.status}"
                 counts[key] = counts.get(key, 0) + 1
 
-        with file.open("rb") as fh:
+        with file.open("rb") as fh, batch_gc():
             for line_no, raw in enumerate(fh, 1):
                 raw = raw.rstrip(b"\r\n")
                 if raw.strip():
@@ -213,12 +213,12 @@ def backtest(file: Path = typer.Argument(..., exists=True, dir_okay=False),
 
 def _backtest_pipeline(file: Path, config: Optional[Path]):
     from detectors.config import DetectorConfig
-    from detectors.pipeline import Pipeline
+    from detectors.pipeline import Pipeline, batch_gc
     from detectors.records import InvalidPost
 
     pipe = Pipeline(DetectorConfig.load(config))
     now = time.time()
-    with file.open("rb") as fh:
+    with file.open("rb") as fh, batch_gc():
         for raw in fh:
             if raw.strip():
                 try:

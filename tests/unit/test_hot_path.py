@@ -1,6 +1,7 @@
 """The hot path's shortcuts (issue 9) give exactly what the plain code gives."""
 from __future__ import annotations
 
+import gc
 import hashlib
 from datetime import datetime, timezone
 
@@ -78,3 +79,14 @@ def test_top_one_is_the_first_of_the_full_ranking(counts):
 def test_stable_hash_is_blake2b_cached_or_not():
     expected = int.from_bytes(hashlib.blake2b("u42".encode(), digest_size=8).digest(), "big")
     assert stable_hash("u42") == stable_hash("u42") == expected
+
+
+def test_backtest_collects_garbage_in_batches_and_restores_the_setting():
+    from detectors.pipeline import run_lines
+
+    before = gc.get_threshold()
+    during = []
+    lines = [b'{"id": "1"}', b'{"id":"2","platform":"x","author":"a","created_at":"2020-01-01T00:00:00Z","text":"#t"}']
+    alerts = list(run_lines(lines, on_reject=lambda *_: during.append(gc.get_threshold())))
+    assert alerts == [] and during[0][0] > before[0] and during[0][1:] == before[1:]
+    assert gc.get_threshold() == before
