@@ -32,7 +32,7 @@ from detectors.records import (InvalidPost, PlatformMinute, TagHit, TagMinute, f
 from detectors.summaries import SummaryStage
 from detectors.tags import TagState
 from detectors.windows import MINUTE, Watermark
-from streams import metrics
+from streams import kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
@@ -106,6 +106,7 @@ def serialized_as(codec: str) -> type:
     return type(codec, (), {"_options": type("Options", (), {"serializer": codec}),
                             "from_data": staticmethod(lambda data, preferred_type=None: data)})
 
+kafka_client.install()
 settings = Settings()
 detector_config = DetectorConfig.load(settings.detector_config)
 
