@@ -170,6 +170,8 @@ source_wall: dict[tuple[str, int, int], float] = {}
 # per (global stage, upstream partition): wall-clock time of its last progress report
 report_wall: dict[tuple[str, int], float] = {}
 ingest_watermark = [-math.inf]
+# wall-clock time the worker last could not see all of its input (see quiet_since)
+input_unseen_at = [0.0]
 
 
 async def publish(alerts: list[Alert]) -> None:
@@ -420,12 +422,14 @@ async def close_idle_windows() -> None:
     """
     now = time.time()
     idle = settings.idle_close_seconds
+    if not kafka_client.fetched_since(app, INPUT_TOPICS, now - idle / 2):
+        input_unseen_at[0] = now
     for (stage, partition, source), seen in list(source_wall.items()):
         mark = (tags if stage == "tags" else shards).watermarks[partition]
         # only a source that is live (its event time near the wall clock) may be
         # skipped: in a replay a quiet source is merely behind, and waiting for it
         # is what keeps its records from being late
-        if now - seen >= idle and now - mark.newest.get(source, -math.inf) < LIVE_HORIZON_SECONDS:
+        if now - quiet_since(seen) >= idle and now - mark.newest.get(source, -math.inf) < LIVE_HORIZON_SECONDS:
             del source_wall[stage, partition, source]
             mark.forget(source)
 
@@ -434,7 +438,7 @@ async def close_idle_windows() -> None:
     closed_shards: dict[int, list[PlatformMinute]] = {}
     # a replay pausing mid-stream (a slow fetch, a rebalance) is not the end of
     # input: move a replayed partition on only once this worker's ingest is idle too
-    ingest_idle = now - last_wall.get("posts", 0.0) >= idle
+    ingest_idle = now - quiet_since(last_wall.get("posts", 0.0)) >= idle
     for partition, mark in list(tags.watermarks.items()):
         if may_move_on(last_wall.get(f"tags/{partition}", now), mark, ingest_idle, now):
             mark.advance_to(idle_target(mark.observed, mark.lateness, now))
@@ -453,9 +457,9 @@ async def close_idle_windows() -> None:
         reports = {source: seen for (n, source), seen in report_wall.items() if n == name}
         if not reports:
             continue
-        all_quiet = now - max(reports.values()) >= 2 * idle
+        all_quiet = now - quiet_since(max(reports.values())) >= 2 * idle
         for source in range(stage.gate.sources):
-            quiet = now - reports.get(source, min(reports.values())) >= 2 * idle
+            quiet = now - quiet_since(reports.get(source, min(reports.values()))) >= 2 * idle
             live = now - stage.gate.progress.get(source, -math.inf) < LIVE_HORIZON_SECONDS
             if quiet and (live or all_quiet):
                 stage.gate.exclude(source)
@@ -466,11 +470,20 @@ async def close_idle_windows() -> None:
 
 
 LIVE_HORIZON_SECONDS = 300.0
+INPUT_TOPICS = {settings.topic_posts, settings.topic_tag_hits, settings.topic_platform_hits,
+                settings.topic_tag_minutes, settings.topic_platform_minutes}
+
+
+def quiet_since(seen: float) -> float:
+    """Since when input has been quiet: its last record, or the last moment the
+    worker could not see all of its input (broker away, rebalance, backlog) —
+    input it cannot see is not quiet, it is unknown."""
+    return max(seen, input_unseen_at[0])
 
 
 def may_move_on(seen: float, mark, ingest_idle: bool, now: float) -> bool:
     """May an idle partition's event time follow the wall clock?"""
-    if now - seen < settings.idle_close_seconds:
+    if now - quiet_since(seen) < settings.idle_close_seconds:
         return False
     return ingest_idle or now - mark.observed < LIVE_HORIZON_SECONDS
 

@@ -1,7 +1,7 @@
 """What the worker needs from its Kafka client stack (Faust over aiokafka) for
 at-least-once delivery across rebalances and broker outages, on any
 Kafka-protocol broker.  Two corrections to the clients, installed once by
-``install()`` before the worker starts.
+``install()`` before the worker starts, and one probe.
 
 1. Keep the member id when a commit meets a stale generation.  aiokafka
    answers ``IllegalGeneration`` to an offset commit by forgetting its member
@@ -26,6 +26,8 @@ Kafka-protocol broker.  Two corrections to the clients, installed once by
    ``auto_offset_reset=earliest`` promises; replays are recognised downstream
    by their source offsets.
 
+``fetched_since`` tells whether the broker has recently answered a fetch for
+every input partition the worker owns: quiet input counts as idle only then.
 """
 from __future__ import annotations
 
@@ -74,3 +76,17 @@ async def _seek_to_committed_or_beginning(self: AIOKafkaConsumerThread):
 
 _seek_to_committed_or_beginning.rewinds_uncommitted = True
 
+
+def fetched_since(app, topics: set[str], since: float) -> bool:
+    """Has the broker answered a fetch, after ``since`` (epoch seconds), for each
+    partition of ``topics`` this worker owns?  Not during a broker outage, nor a
+    rebalance, nor a backlog (aiokafka fetches a partition again only once its
+    buffered records are taken)."""
+    if app.rebalancing:
+        return False
+    try:
+        consumer = app.consumer._thread._ensure_consumer()
+        owned = [tp for tp in consumer.assignment() if tp.topic in topics]
+        return all((consumer.last_poll_timestamp(tp) or 0) / 1000 >= since for tp in owned)
+    except (AttributeError, KeyError, RuntimeError, errors.IllegalStateError):
+        return False  # not started, or the consumer thread is changing the assignment
