@@ -171,11 +171,13 @@ class TagStage:
 
     ``states`` may be any mutable mapping (a dict in a backtest, a Faust table
     in the worker); ``dirty`` and ``removed`` name the keys whose stored value
-    must be written back or deleted after a batch."""
+    must be written back or deleted after a batch.  ``sources`` are the input
+    partitions every partition's watermark waits for."""
 
     def __init__(self, config: TagStageConfig | None = None,
-                 states: MutableMapping[str, TagState] | None = None):
+                 states: MutableMapping[str, TagState] | None = None, sources: tuple[int, ...] = ()):
         self.config = config or TagStageConfig()
+        self.sources = sources
         self.detector = EmergingDetector(self.config.emerging)
         self.states: MutableMapping[str, TagState] = states if states is not None else {}
         self.watermarks: dict[int, Watermark] = {}
@@ -205,7 +207,7 @@ class TagStage:
             return
         mark = self.watermarks.get(partition)
         if mark is None:
-            mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness)
+            mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness, self.sources)
         mark.observe(hit.source, hit.created_at)
         state = self.states.get(hit.key)
         if state is None:
@@ -282,7 +284,8 @@ class TagStage:
     def advance_to(self, event_time: float, partition: int = 0) -> tuple[list[Alert], list[TagMinute]]:
         """Move the partition's event time forward without a hit (end of input, or
         input idle) and close what that passes."""
-        self.watermarks.setdefault(partition, Watermark(self.config.allowed_lateness)).advance_to(event_time)
+        mark = self.watermarks.setdefault(partition, Watermark(self.config.allowed_lateness, self.sources))
+        mark.advance_to(event_time)
         return self.advance(partition)
 
     def progress(self, partition: int = 0) -> float:

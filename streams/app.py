@@ -196,11 +196,12 @@ def persist_watermarks(stage: str, watermarks: dict[int, Watermark]) -> None:
             watermark_table[key] = record
 
 
-def restore_watermarks(stage: str, watermarks: dict[int, Watermark], lateness: float) -> None:
+def restore_watermarks(stage: str, watermarks: dict[int, Watermark], lateness: float,
+                       sources: tuple[int, ...]) -> None:
     for key, record in watermark_table.items():
         name, _, partition = key.rpartition("/")
         if name == stage:
-            mark = watermarks.setdefault(int(partition), Watermark(lateness))
+            mark = watermarks.setdefault(int(partition), Watermark(lateness, sources))
             for source, at in record:
                 mark.observe(source, at)
 
@@ -388,13 +389,13 @@ async def after_summaries(alerts: list[Alert]) -> None:
 @tag_table.on_recover
 async def tags_recovered() -> None:
     tags.rebuild_pending()
-    restore_watermarks("tags", tags.watermarks, tags.config.allowed_lateness)
+    restore_watermarks("tags", tags.watermarks, tags.config.allowed_lateness, tags.sources)
 
 
 @shard_table.on_recover
 async def shards_recovered() -> None:
     shards.rebuild_pending()
-    restore_watermarks("shards", shards.watermarks, shards.allowed_lateness)
+    restore_watermarks("shards", shards.watermarks, shards.allowed_lateness, shards.sources)
 
 
 @stage_table.on_recover
@@ -424,12 +425,17 @@ async def close_idle_windows() -> None:
     idle = settings.idle_close_seconds
     if not kafka_client.fetched_since(app, INPUT_TOPICS, now - idle / 2):
         input_unseen_at[0] = now
+    for stage, marks in (("tags", tags.watermarks), ("shards", shards.watermarks)):
+        for partition, mark in marks.items():
+            for source in mark.waiting:  # not heard from yet: quiet since we started waiting
+                source_wall.setdefault((stage, partition, source), now)
     for (stage, partition, source), seen in list(source_wall.items()):
         mark = (tags if stage == "tags" else shards).watermarks[partition]
-        # only a source that is live (its event time near the wall clock) may be
-        # skipped: in a replay a quiet source is merely behind, and waiting for it
-        # is what keeps its records from being late
-        if now - quiet_since(seen) >= idle and now - mark.newest.get(source, -math.inf) < LIVE_HORIZON_SECONDS:
+        # only a source that is live (its event time near the wall clock; one not
+        # heard from yet is as live as its partition) may be skipped: in a replay
+        # a quiet source is merely behind, and waiting for it is what keeps its
+        # records from being late
+        if now - quiet_since(seen) >= idle and now - mark.newest.get(source, mark.observed) < LIVE_HORIZON_SECONDS:
             del source_wall[stage, partition, source]
             mark.forget(source)
 
