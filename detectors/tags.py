@@ -190,7 +190,7 @@ class TagStage:
         self._next_sweep: dict[int, float] = {}
         self._closed_before: dict[int, float] = {}
         self._applied_before: dict[int, float] = {}
-        # event time this stage started from; a stage recovered with state is warm
+        # event time this stage started from (its first hit applied)
         self.origin: float | None = None
 
     # -- input -------------------------------------------------------------
@@ -423,8 +423,11 @@ class TagStage:
         self._closed_before.clear()
         self._applied_before.clear()
         self.watermarks.clear()  # the worker restores them (its watermark table)
-        if self.states:
-            self.origin = -math.inf
+        # the warm-up goes on from the earliest birth among the recovered tags (a
+        # rebalance or restart early in a stream must not end it)
+        births = [s.emerging.first_seen for s in self.states.values() if s.last_seen]
+        if births:
+            self.origin = min(births) if self.origin is None else min(self.origin, *births)
         for key, state in self.states.items():
             if state.inbox or state.open or state.emerging.episode.firing:
                 self.pending.setdefault(state.partition, set()).add(key)
