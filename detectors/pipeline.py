@@ -40,8 +40,9 @@ def build_stages(config: DetectorConfig, partitions: int = 1, tag_states=None, s
     """The four stages, configured; shared by the backtest and the worker (which
     has ``partitions`` input partitions and passes its tables as the keyed
     stages' state mappings)."""
-    tags = TagStage(config.tags, tag_states)
-    shards = PlatformShardCounter(config.tags.allowed_lateness, config.platform_shards, shard_states)
+    sources = tuple(range(partitions))
+    tags = TagStage(config.tags, tag_states, sources)
+    shards = PlatformShardCounter(config.tags.allowed_lateness, config.platform_shards, shard_states, sources)
     platforms = PlatformStage(OutageDetector(config.outage), partitions)
     summaries = SummaryStage(VariantGrouper(config.official, config.variants),
                              CampaignDetector(config.watched + config.official, config.campaign),

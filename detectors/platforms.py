@@ -55,11 +55,13 @@ class ShardState:
 
 
 class PlatformShardCounter:
-    """Minute counts of platform shards, keyed ``platform/N``; replay-safe."""
+    """Minute counts of platform shards, keyed ``platform/N``; replay-safe.
+    ``sources`` are the input partitions every partition's watermark waits for."""
 
     def __init__(self, allowed_lateness: float = 20.0, shards: int = 4,
-                 states: MutableMapping[str, ShardState] | None = None):
+                 states: MutableMapping[str, ShardState] | None = None, sources: tuple[int, ...] = ()):
         self.allowed_lateness = allowed_lateness
+        self.sources = sources
         self.shards = shards
         self.states: MutableMapping[str, ShardState] = states if states is not None else {}
         self.watermarks: dict[int, Watermark] = {}
@@ -80,7 +82,7 @@ class PlatformShardCounter:
             return
         mark = self.watermarks.get(partition)
         if mark is None:
-            mark = self.watermarks[partition] = Watermark(self.allowed_lateness)
+            mark = self.watermarks[partition] = Watermark(self.allowed_lateness, self.sources)
         mark.observe(source, created_at)
         key = shard_key(platform, author, self.shards)
         state = self.states.get(key)
@@ -125,7 +127,7 @@ class PlatformShardCounter:
         return out
 
     def advance_to(self, event_time: float, partition: int = 0) -> list[PlatformMinute]:
-        self.watermarks.setdefault(partition, Watermark(self.allowed_lateness)).advance_to(event_time)
+        self.watermarks.setdefault(partition, Watermark(self.allowed_lateness, self.sources)).advance_to(event_time)
         return self.advance(partition)
 
     def progress(self, partition: int = 0) -> float:

@@ -189,11 +189,13 @@ class TagStage:
 
     ``states`` may be any mutable mapping (a dict in a backtest, a Faust table
     in the worker); ``dirty`` names the keys whose stored value must be
-    written back after a batch (a removed key is deleted from the mapping at once)."""
+    written back after a batch (a removed key is deleted from the mapping at once).
+    ``sources`` are the input partitions every partition's watermark waits for."""
 
     def __init__(self, config: TagStageConfig | None = None,
-                 states: MutableMapping[str, TagState] | None = None):
+                 states: MutableMapping[str, TagState] | None = None, sources: tuple[int, ...] = ()):
         self.config = config or TagStageConfig()
+        self.sources = sources
         self.detector = EmergingDetector(self.config.emerging)
         self.states: MutableMapping[str, TagState] = states if states is not None else {}
         self.watermarks: dict[int, Watermark] = {}
@@ -208,7 +210,7 @@ class TagStage:
         self._next_sweep: dict[int, float] = {}
         self._closed_before: dict[int, float] = {}
         self._applied_before: dict[int, float] = {}
-        # event time this stage started from; a stage recovered with state is warm
+        # event time this stage started from (its first hit applied)
         self.origin: float | None = None
 
     # -- input -------------------------------------------------------------
@@ -223,7 +225,7 @@ class TagStage:
         key, at = hit.key, hit.created_at
         mark = self.watermarks.get(partition)
         if mark is None:
-            mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness)
+            mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness, self.sources)
         elif at < mark.value():
             self.late_hits += 1
             return
@@ -307,7 +309,8 @@ class TagStage:
     def advance_to(self, event_time: float, partition: int = 0) -> tuple[list[Alert], list[TagMinute]]:
         """Move the partition's event time forward without a hit (end of input, or
         input idle) and close what that passes."""
-        self.watermarks.setdefault(partition, Watermark(self.config.allowed_lateness)).advance_to(event_time)
+        mark = self.watermarks.setdefault(partition, Watermark(self.config.allowed_lateness, self.sources))
+        mark.advance_to(event_time)
         return self.advance(partition)
 
     def progress(self, partition: int = 0) -> float:
@@ -462,8 +465,11 @@ class TagStage:
         self._closed_before.clear()
         self._applied_before.clear()
         self.watermarks.clear()  # the worker restores them (its watermark table)
-        if self.states:
-            self.origin = -math.inf
+        # the warm-up goes on from the earliest birth among the recovered tags (a
+        # rebalance or restart early in a stream must not end it)
+        births = [s.emerging.first_seen for s in self.states.values() if s.last_seen]
+        if births:
+            self.origin = min(births) if self.origin is None else min(self.origin, *births)
         for key, state in self.states.items():
             if state.inbox or state.open or state.emerging.episode.firing:
                 self.pending.setdefault(state.partition, set()).add(key)

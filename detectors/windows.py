@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+from collections.abc import Iterable
 
 MINUTE = 60.0
 HASH_SPACE = float(1 << 64)
@@ -123,22 +124,27 @@ class Watermark:
     Kafka orders records within a partition only, so each input partition
     (``source``) is tracked on its own and the watermark is the slowest
     source's newest event time minus the allowed lateness: a record is late
-    only if it is out of order within its own source.  A source that has gone
-    quiet can be ``forget``-ten so it does not hold the others back.
+    only if it is out of order within its own source.  Expected ``sources``
+    not heard from yet hold the watermark back (else the first records of a
+    partition read a little after another one would be late).  A source that
+    has gone quiet can be ``forget``-ten so it does not hold the others back.
 
-    >>> w = Watermark(lateness=10.0)
-    >>> w.observe(0, 100.0); w.observe(1, 50.0); w.value()
+    >>> w = Watermark(lateness=10.0, sources=[0, 1])
+    >>> w.observe(0, 100.0); w.value()   # partition 1 not heard from yet
+    -inf
+    >>> w.observe(1, 50.0); w.value()
     40.0
     >>> w.forget(1); w.value()
     90.0
     """
 
-    __slots__ = ("lateness", "newest", "observed", "_value")
+    __slots__ = ("lateness", "newest", "observed", "waiting", "_value")
 
-    def __init__(self, lateness: float):
+    def __init__(self, lateness: float, sources: Iterable[int] = ()):
         self.lateness = lateness
         self.newest: dict[int, float] = {}
         self.observed = float("-inf")  # newest event time of a real record (advance_to aside)
+        self.waiting: set[int] = set(sources)  # expected, not heard from yet
         self._value = float("-inf")  # asked for per record, changed far less often
 
     def observe(self, source: int, event_time: float) -> None:
@@ -147,21 +153,28 @@ class Watermark:
             newest[source] = event_time
             if event_time > self.observed:
                 self.observed = event_time
-            self._value = min(newest.values()) - self.lateness
+            self.waiting.discard(source)
+            self._refresh()
 
     def value(self) -> float:
         return self._value
 
     def forget(self, source: int) -> None:
+        self.waiting.discard(source)
         if len(self.newest) > 1:
             self.newest.pop(source, None)
-            self._value = min(self.newest.values()) - self.lateness
+        self._refresh()
 
     def advance_to(self, event_time: float) -> None:
         """Every source has (as good as) reached ``event_time``."""
+        self.waiting.clear()
         for source in list(self.newest) or [0]:
             self.newest[source] = max(self.newest.get(source, float("-inf")), event_time)
-        self._value = min(self.newest.values()) - self.lateness
+        self._refresh()
+
+    def _refresh(self) -> None:
+        waiting = self.waiting or not self.newest
+        self._value = float("-inf") if waiting else min(self.newest.values()) - self.lateness
 
 
 class MinuteGate:

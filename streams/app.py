@@ -33,7 +33,7 @@ from detectors.records import (InvalidPost, PlatformMinute, TagHit, TagMinute, f
 from detectors.summaries import SummaryStage
 from detectors.tags import TagState
 from detectors.windows import MINUTE, Watermark
-from streams import metrics
+from streams import kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
@@ -107,6 +107,7 @@ def serialized_as(codec: str) -> type:
     return type(codec, (), {"_options": type("Options", (), {"serializer": codec}),
                             "from_data": staticmethod(lambda data, preferred_type=None: data)})
 
+kafka_client.install()
 settings = Settings()
 detector_config = DetectorConfig.load(settings.detector_config)
 
@@ -177,6 +178,8 @@ taken_offsets: dict[tuple[str, int], int] = {}
 # per (global stage, upstream partition): wall-clock time of its last progress report
 report_wall: dict[tuple[str, int], float] = {}
 ingest_watermark = [-math.inf]
+# wall-clock time the worker last could not see all of its input (see quiet_since)
+input_unseen_at = [0.0]
 
 
 async def publish(alerts: list[Alert]) -> None:
@@ -221,11 +224,12 @@ def persist_watermarks(stage: str, watermarks: dict[int, Watermark]) -> None:
             watermark_table[key] = record
 
 
-def restore_watermarks(stage: str, watermarks: dict[int, Watermark], lateness: float) -> None:
+def restore_watermarks(stage: str, watermarks: dict[int, Watermark], lateness: float,
+                       sources: tuple[int, ...]) -> None:
     for key, record in watermark_table.items():
         name, _, partition = key.rpartition("/")
         if name == stage:
-            mark = watermarks.setdefault(int(partition), Watermark(lateness))
+            mark = watermarks.setdefault(int(partition), Watermark(lateness, sources))
             for source, at in record:
                 mark.observe(source, at)
 
@@ -416,13 +420,13 @@ async def after_summaries(alerts: list[Alert]) -> None:
 @tag_table.on_recover
 async def tags_recovered() -> None:
     tags.rebuild_pending()
-    restore_watermarks("tags", tags.watermarks, tags.config.allowed_lateness)
+    restore_watermarks("tags", tags.watermarks, tags.config.allowed_lateness, tags.sources)
 
 
 @shard_table.on_recover
 async def shards_recovered() -> None:
     shards.rebuild_pending()
-    restore_watermarks("shards", shards.watermarks, shards.allowed_lateness)
+    restore_watermarks("shards", shards.watermarks, shards.allowed_lateness, shards.sources)
 
 
 @stage_table.on_recover
@@ -450,12 +454,19 @@ async def close_idle_windows() -> None:
     """
     now = time.time()
     idle = settings.idle_close_seconds
+    if not kafka_client.fetched_since(app, INPUT_TOPICS, now - idle / 2):
+        input_unseen_at[0] = now
+    for stage, marks in (("tags", tags.watermarks), ("shards", shards.watermarks)):
+        for partition, mark in marks.items():
+            for source in mark.waiting:  # not heard from yet: quiet since we started waiting
+                source_wall.setdefault((stage, partition, source), now)
     for (stage, partition, source), seen in list(source_wall.items()):
         mark = (tags if stage == "tags" else shards).watermarks[partition]
-        # only a source that is live (its event time near the wall clock) may be
-        # skipped: in a replay a quiet source is merely behind, and waiting for it
-        # is what keeps its records from being late
-        if now - seen >= idle and now - mark.newest.get(source, -math.inf) < LIVE_HORIZON_SECONDS:
+        # only a source that is live (its event time near the wall clock; one not
+        # heard from yet is as live as its partition) may be skipped: in a replay
+        # a quiet source is merely behind, and waiting for it is what keeps its
+        # records from being late
+        if now - quiet_since(seen) >= idle and now - mark.newest.get(source, mark.observed) < LIVE_HORIZON_SECONDS:
             del source_wall[stage, partition, source]
             mark.forget(source)
 
@@ -464,7 +475,7 @@ async def close_idle_windows() -> None:
     closed_shards: dict[int, list[PlatformMinute]] = {}
     # a replay pausing mid-stream (a slow fetch, a rebalance) is not the end of
     # input: move a replayed partition on only once this worker's ingest is idle too
-    ingest_idle = now - last_wall.get("posts", 0.0) >= idle
+    ingest_idle = now - quiet_since(last_wall.get("posts", 0.0)) >= idle
     for partition, mark in list(tags.watermarks.items()):
         if may_move_on(last_wall.get(f"tags/{partition}", now), mark, ingest_idle, now) \
                 and not has_backlog(tag_hits_topic, partition):
@@ -485,9 +496,9 @@ async def close_idle_windows() -> None:
         reports = {source: seen for (n, source), seen in report_wall.items() if n == name}
         if not reports:
             continue
-        all_quiet = now - max(reports.values()) >= 2 * idle
+        all_quiet = now - quiet_since(max(reports.values())) >= 2 * idle
         for source in range(stage.gate.sources):
-            quiet = now - reports.get(source, min(reports.values())) >= 2 * idle
+            quiet = now - quiet_since(reports.get(source, min(reports.values()))) >= 2 * idle
             live = now - stage.gate.progress.get(source, -math.inf) < LIVE_HORIZON_SECONDS
             if quiet and (live or all_quiet):
                 stage.gate.exclude(source)
@@ -498,6 +509,15 @@ async def close_idle_windows() -> None:
 
 
 LIVE_HORIZON_SECONDS = 300.0
+INPUT_TOPICS = {settings.topic_posts, settings.topic_tag_hits, settings.topic_platform_hits,
+                settings.topic_tag_minutes, settings.topic_platform_minutes}
+
+
+def quiet_since(seen: float) -> float:
+    """Since when input has been quiet: its last record, or the last moment the
+    worker could not see all of its input (broker away, rebalance, backlog) —
+    input it cannot see is not quiet, it is unknown."""
+    return max(seen, input_unseen_at[0])
 
 
 def has_backlog(topic, partition: int) -> bool:
@@ -513,7 +533,7 @@ def has_backlog(topic, partition: int) -> bool:
 
 def may_move_on(seen: float, mark, ingest_idle: bool, now: float) -> bool:
     """May an idle partition's event time follow the wall clock?"""
-    if now - seen < settings.idle_close_seconds:
+    if now - quiet_since(seen) < settings.idle_close_seconds:
         return False
     return ingest_idle or now - mark.observed < LIVE_HORIZON_SECONDS
 

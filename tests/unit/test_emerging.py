@@ -80,6 +80,20 @@ def stage_alerts(hit_list, until):
     return stage, alerts
 
 
+def test_warm_up_goes_on_after_a_recovery_early_in_the_stream():
+    """A worker recovering its tables (a rebalance, a restart) early in a stream
+    keeps the stage's warm-up: a tag first seen then is not judged new."""
+    before, _ = stage_alerts(hits("old", [f"u{i}" for i in range(20)], T0 + 5 * MIN, every=60.0), T0 + 30 * MIN)
+    stage = TagStage(states=before.states)  # a new process, its table recovered
+    stage.rebuild_pending()
+    assert stage.origin == T0 + 5 * MIN
+    for h in hits("crowd", [f"c{i}" for i in range(60)], T0 + 40 * MIN, every=5.0):
+        stage.on_hit(h)
+    alerts = stage.advance_to(T0 + 50 * MIN)[0]
+    assert not stage.states["crowd"].emerging.judge_as_new
+    assert [a for a in alerts if a.key == "crowd"] == []
+
+
 def test_one_account_posting_100000_times_with_a_new_tag_does_not_fire():
     background = hits("bg", [f"b{i % 50}" for i in range(200)], T0, every=60.0)  # warms the stage up
     flood = hits("flood", ["bot"] * 100_000, T0 + 2 * HOUR, every=0.006)  # 10 minutes of one account

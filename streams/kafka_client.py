@@ -1,0 +1,92 @@
+"""What the worker needs from its Kafka client stack (Faust over aiokafka) for
+at-least-once delivery across rebalances and broker outages, on any
+Kafka-protocol broker.  Two corrections to the clients, installed once by
+``install()`` before the worker starts, and one probe.
+
+1. Keep the member id when a commit meets a stale generation.  aiokafka
+   answers ``IllegalGeneration`` to an offset commit by forgetting its member
+   id and re-joining as a *new* member; the old id stays in the group until
+   the broker expires it.  Apache Kafka drops it at the end of the join phase;
+   noida-db (the embedded broker) never does and keeps it as the group's
+   leader, so the group waits forever for that leader's assignment (seen: two
+   workers stuck in ``CompletingRebalance`` with three members).  noida-db
+   answers ``IllegalGeneration`` to any commit made after a rebalance started,
+   so a second worker joining or one leaving triggered it every time.  A stale
+   generation says nothing about the member id: re-join under the same id.
+   Where the broker has dropped it, the join answers ``UnknownMemberId`` and
+   aiokafka starts afresh, as before.
+
+2. Rewind partitions without a committed offset.  While a rebalance is under
+   way Faust drops records aiokafka has already fetched, then seeks every
+   partition back to its committed offset; aiokafka's ``seek_to_committed``
+   leaves a partition with no committed offset (or offset 0) where the fetcher
+   got to, so the dropped records were never processed (seen: after a broker
+   restart, before the first commit, the worker skipped every post it fetched
+   during the rebalance).  Such a partition goes back to its beginning — what
+   ``auto_offset_reset=earliest`` promises; replays are recognised downstream
+   by their source offsets.
+
+``fetched_since`` tells whether the broker has recently answered a fetch for
+every input partition the worker owns: quiet input counts as idle only then.
+"""
+from __future__ import annotations
+
+from aiokafka import errors
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.protocol.group import JoinGroupRequest
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+
+def install() -> None:
+    """Apply both corrections (idempotent)."""
+    if not getattr(GroupCoordinator._do_commit_offsets, "keeps_member_id", False):
+        GroupCoordinator._do_commit_offsets = _keeping_member_id(GroupCoordinator._do_commit_offsets)
+    if not getattr(AIOKafkaConsumerThread.seek_to_committed, "rewinds_uncommitted", False):
+        AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_beginning
+
+
+def _keeping_member_id(commit):
+    async def do_commit_offsets(self, assignment, offsets):
+        member_id = self.member_id
+        try:
+            return await commit(self, assignment, offsets)
+        except errors.IllegalGenerationError:
+            # aiokafka reset generation and member id, and asked to re-join
+            if self.member_id == JoinGroupRequest.UNKNOWN_MEMBER_ID:
+                self.member_id = member_id
+            raise
+
+    do_commit_offsets.keeps_member_id = True
+    return do_commit_offsets
+
+
+async def _seek_to_committed_or_beginning(self: AIOKafkaConsumerThread):
+    consumer = self._ensure_consumer()
+    changelogs = self.app.tables.changelog_topics  # positioned by Faust's table recovery
+
+    async def seek():
+        committed = await consumer.seek_to_committed()
+        uncommitted = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+        if uncommitted:
+            await consumer.seek_to_beginning(*uncommitted)
+        return committed
+
+    return await self.call_thread(seek)
+
+
+_seek_to_committed_or_beginning.rewinds_uncommitted = True
+
+
+def fetched_since(app, topics: set[str], since: float) -> bool:
+    """Has the broker answered a fetch, after ``since`` (epoch seconds), for each
+    partition of ``topics`` this worker owns?  Not during a broker outage, nor a
+    rebalance, nor a backlog (aiokafka fetches a partition again only once its
+    buffered records are taken)."""
+    if app.rebalancing:
+        return False
+    try:
+        consumer = app.consumer._thread._ensure_consumer()
+        owned = [tp for tp in consumer.assignment() if tp.topic in topics]
+        return all((consumer.last_poll_timestamp(tp) or 0) / 1000 >= since for tp in owned)
+    except (AttributeError, KeyError, RuntimeError, errors.IllegalStateError):
+        return False  # not started, or the consumer thread is changing the assignment

@@ -1,0 +1,60 @@
+"""Watermarks over several input partitions: a partition not heard from yet
+holds event time back, so its first records are not late however the
+partitions' reads interleave (the worker reads them in no particular order)."""
+import doctest
+
+from detectors import windows
+from detectors.platforms import PlatformShardCounter
+from detectors.records import TagHit
+from detectors.tags import TagStage
+from detectors.windows import Watermark
+
+T0 = 1_463_875_200.0  # a minute boundary
+
+
+def test_expected_sources_hold_the_watermark_until_heard_from_or_forgotten():
+    mark = Watermark(lateness=20.0, sources=[0, 1, 2])
+    mark.observe(0, T0 + 300)
+    mark.observe(1, T0 + 200)
+    assert mark.value() == float("-inf")
+    mark.forget(2)  # quiet for long enough (the worker decides)
+    assert mark.value() == T0 + 200 - 20.0
+
+
+def test_advance_to_stops_waiting():
+    mark = Watermark(lateness=20.0, sources=[0, 1])
+    mark.advance_to(T0 + 600)
+    assert mark.value() == T0 + 600 - 20.0
+
+
+def hit(key: str, source: int, at: float, n: int) -> TagHit:
+    return TagHit(key, key, f"p{source}-{n}", f"a{n}", at, "twitter", "#" + key, source=source, offset=n)
+
+
+def test_a_partition_read_late_is_not_late():
+    """Partition 0 is read five minutes of event time ahead of partition 1's first
+    record: those records still count, as in a backtest."""
+    stage = TagStage(sources=(0, 1))
+    for n in range(10):
+        stage.on_hit(hit("k", 0, T0 + 30 * n, n))
+    stage.advance()
+    stage.on_hit(hit("k", 1, T0 + 5, 0))
+    stage.advance_to(T0 + 600)
+    assert stage.late_hits == 0
+    assert stage.states["k"].history[int(T0 // 60)][0] == 3
+
+
+def test_shard_counts_of_a_partition_read_late_are_not_late():
+    shards = PlatformShardCounter(sources=(0, 1))
+    for n in range(10):
+        shards.on_post("twitter", T0 + 30 * n, f"a{n}", source=0, offset=n)
+    shards.advance()
+    shards.on_post("twitter", T0 + 5, "b", source=1, offset=0)
+    minutes = shards.advance_to(T0 + 600)
+    assert shards.late_posts == 0
+    assert sum(m.posts for m in minutes if m.minute == T0) == 3
+
+
+def test_docstring_examples():
+    result = doctest.testmod(windows)
+    assert result.attempted > 0 and result.failed == 0
