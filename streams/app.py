@@ -33,7 +33,7 @@ from detectors.records import (InvalidPost, PlatformMinute, TagHit, TagMinute, f
 from detectors.summaries import SummaryStage
 from detectors.tags import TagState
 from detectors.windows import MINUTE, Watermark
-from streams import kafka_client, metrics
+from streams import fetch_pacing, kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
@@ -108,6 +108,7 @@ def serialized_as(codec: str) -> type:
                             "from_data": staticmethod(lambda data, preferred_type=None: data)})
 
 kafka_client.install()
+fetch_pacing.install()  # before any consumer starts
 settings = Settings()
 detector_config = DetectorConfig.load(settings.detector_config)
 
@@ -127,6 +128,9 @@ app = faust.App(
     key_serializer="raw",
     value_serializer="raw",
     producer_max_request_size=4 * 1024 * 1024,
+    # one produce request carries every message a partition got meanwhile: with
+    # Faust's 16 KiB a second message to a partition waits for a broker round trip
+    producer_max_batch_size=1024 * 1024,
     stream_buffer_maxsize=8192,
 )
 
