@@ -57,8 +57,15 @@ def _progress() -> Progress:
 @cli.command()
 def worker(loglevel: str = typer.Option("warn", help="Faust log level: crit, error, warn, info, debug")) -> None:
     """Run the Faust worker (settings from RASD_* environment variables)."""
+    import gc
+
     from streams.app import app
 
+    # The worker holds many long-lived objects (tag state) that the cyclic GC
+    # would scan again and again: collect young objects less often, and never
+    # scan what start-up created.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     sys.argv = ["rasd", "worker", "--loglevel", loglevel]
     app.main()
 
