@@ -67,12 +67,13 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}, load average {load:.1f}")
 
 
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident set size of a process now, in MiB (Linux)."""
+def rss_mb(pid: int | str = "self", peak: bool = False) -> float:
+    """Resident set size of a process now (or its peak so far), in MiB (Linux)."""
+    field = "VmHWM:" if peak else "VmRSS:"
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
 
 
 def ensure_posts(path: Path | None = None, posts: int = DEFAULT_POSTS) -> Path:
