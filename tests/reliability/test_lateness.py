@@ -75,8 +75,10 @@ def test_a_worker_counts_late_posts_in_their_minute_and_drops_later_ones(broker,
     lines = late_stream()
     pipe = reference(lines, config=LATENESS_180)  # as checked above: 10:07 has 61 posts, 10:05 60
 
-    worker = start_worker(extra_env={"RASD_DETECTOR_CONFIG": str(config_path)})
-    produce(broker.bootstrap, lines, partition=0)  # one source: lateness is judged within a source
+    # one input partition: lateness is judged within a source, and a watermark
+    # waits for every input partition it has not heard from yet
+    worker = start_worker(extra_env={"RASD_DETECTOR_CONFIG": str(config_path), "RASD_TOPIC_PARTITIONS": "1"})
+    produce(broker.bootstrap, lines, partition=0)
     for key in ("late", "fresh"):
         wait_for_history([worker], key, expected_history(pipe, key), 180)
     wait_for(lambda: worker.metric("rasd_late_events_total", stage="tags") == 1
