@@ -125,6 +125,7 @@ app = faust.App(
     topic_replication_factor=settings.replication,
     table_standby_replicas=0,
     consumer_auto_offset_reset="earliest",
+    broker_commit_interval=settings.commit_interval_seconds,
     key_serializer="raw",
     value_serializer="raw",
     producer_max_request_size=4 * 1024 * 1024,

@@ -39,6 +39,8 @@ class Settings:
     alertmanager_url: str | None = field(default_factory=lambda: os.environ.get("RASD_ALERTMANAGER_URL") or None)
     public_url: str = field(default_factory=lambda: _env("public_url", ""))
     grafana_url: str = field(default_factory=lambda: _env("grafana_url", "http://localhost:3000/d/rasd-overview"))
+    # Faust's default; the crash test stretches it so a kill always leaves work to replay
+    commit_interval_seconds: float = field(default_factory=lambda: float(_env("commit_interval_seconds", "2.8")))
     idle_close_seconds: float = field(default_factory=lambda: float(_env("idle_close_seconds", "10")))
     security_protocol: str = field(default_factory=lambda: _env("security_protocol", "PLAINTEXT"))
     sasl_mechanism: str = field(default_factory=lambda: _env("sasl_mechanism", "PLAIN"))

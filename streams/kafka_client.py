@@ -60,18 +60,20 @@ def _keeping_member_id(commit):
     return do_commit_offsets
 
 
-async def _seek_to_committed_or_beginning(self: AIOKafkaConsumerThread):
-    consumer = self._ensure_consumer()
-    changelogs = self.app.tables.changelog_topics  # positioned by Faust's table recovery
+async def seek_to_committed_or_beginning(consumer, skip_topics: set[str]) -> dict:
+    """``AIOKafkaConsumer.seek_to_committed``, and back to the beginning for each
+    partition with no committed offset (except those of ``skip_topics``)."""
+    committed = await consumer.seek_to_committed()
+    uncommitted = [tp for tp, offset in committed.items() if not offset and tp.topic not in skip_topics]
+    if uncommitted:
+        await consumer.seek_to_beginning(*uncommitted)
+    return committed
 
-    async def seek():
-        committed = await consumer.seek_to_committed()
-        uncommitted = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
-        if uncommitted:
-            await consumer.seek_to_beginning(*uncommitted)
-        return committed
 
-    return await self.call_thread(seek)
+async def _seek_to_committed_or_beginning(self: AIOKafkaConsumerThread) -> dict:
+    # changelog partitions are positioned by Faust's table recovery
+    return await self.call_thread(seek_to_committed_or_beginning, self._ensure_consumer(),
+                                  self.app.tables.changelog_topics)
 
 
 _seek_to_committed_or_beginning.rewinds_uncommitted = True

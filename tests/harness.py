@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import datetime, timezone
@@ -133,14 +134,63 @@ def start_broker() -> EmbeddedBroker:
     return broker
 
 
+def _producer(bootstrap: str) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", max_request_size=4 * 1024 * 1024)
+
+
 def produce(bootstrap: str, values: list[bytes], topic: str = "posts", partition: int | None = None) -> None:
     """Send ``values`` in order (to one ``partition``, or spread by the client)."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
-                             max_request_size=4 * 1024 * 1024)
+    producer = _producer(bootstrap)
     for value in values:
         producer.send(topic, value=value, partition=partition)
     producer.flush()
     producer.close()
+
+
+class Feed(threading.Thread):
+    """Produces ``values`` a chunk at a time over about ``seconds``, in the
+    background: input that keeps flowing while workers come and go.  ``sent``
+    counts what the broker has acknowledged; ``hold``/``release`` pause it (while
+    the broker is away); ``join`` re-raises a failure."""
+
+    def __init__(self, bootstrap: str, values: list[bytes], seconds: float, topic: str = "posts"):
+        super().__init__(daemon=True)
+        self.bootstrap, self.values, self.seconds, self.topic = bootstrap, values, seconds, topic
+        self.sent = 0
+        self.error: BaseException | None = None
+        self.flowing, self.parked = threading.Event(), threading.Event()
+        self.flowing.set()
+
+    def run(self) -> None:
+        try:
+            producer = _producer(self.bootstrap)
+            step = max(1, int(len(self.values) / (self.seconds * 4)))
+            for start in range(0, len(self.values), step):
+                if not self.flowing.is_set():
+                    self.parked.set()
+                    self.flowing.wait()
+                    self.parked.clear()
+                for value in self.values[start:start + step]:
+                    producer.send(self.topic, value=value)
+                producer.flush()
+                self.sent = min(start + step, len(self.values))
+                time.sleep(0.25)
+            producer.close()
+        except BaseException as exc:  # surfaced by join()
+            self.error = exc
+
+    def hold(self) -> None:
+        """Pause; returns once the chunk in flight is acknowledged."""
+        self.flowing.clear()
+        wait_for(lambda: self.parked.is_set() or not self.is_alive(), 60, what="the feed to pause")
+
+    def release(self) -> None:
+        self.flowing.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
 
 
 def read_topic(bootstrap: str, topic: str, idle_ms: int = 2000) -> list:

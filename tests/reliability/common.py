@@ -7,6 +7,7 @@ import urllib.error
 from urllib.parse import quote
 
 from aiokafka.client import AIOKafkaClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.protocol.admin import DescribeGroupsRequest
 from aiokafka.protocol.group import LeaveGroupRequest
 
@@ -80,22 +81,36 @@ def wait_for_alerts(bootstrap: str, expected: list[dict], timeout: float) -> lis
                              f"extra: {sorted(live - set(want))}") from None
 
 
+async def _with_client(bootstrap: str, work):
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    try:
+        return await work(client, next(iter(client.cluster.brokers())).nodeId)
+    finally:
+        await client.close()
+
+
+def group_members(bootstrap: str, group: str) -> dict[str, dict[str, list[int]]]:
+    """The group's members (DescribeGroups), each with its assigned partitions per topic."""
+
+    async def describe(client, node):
+        described = await client.send(node, DescribeGroupsRequest([group]))
+        return {member[0]: {topic: sorted(partitions) for topic, partitions in
+                            (ConsumerProtocolMemberAssignment.decode(member[4]).assignment if member[4] else [])}
+                for g in described.groups for member in g[5]}
+
+    return asyncio.run(_with_client(bootstrap, describe))
+
+
 def expire_members(bootstrap: str, group: str) -> list[str]:
     """Remove every member of ``group`` — what Kafka does to a kill -9'd consumer
     once its session times out.  noida-db 0.2.3 never expires one: it stays the
     group's leader and the restarted worker waits for its assignment forever."""
+    members = list(group_members(bootstrap, group))
 
-    async def expire() -> list[str]:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap)
-        await client.bootstrap()
-        try:
-            node = next(iter(client.cluster.brokers())).nodeId
-            described = await client.send(node, DescribeGroupsRequest([group]))
-            members = [m[0] for g in described.groups for m in g[5]]
-            for member in members:
-                await client.send(node, LeaveGroupRequest(group, member))
-            return members
-        finally:
-            await client.close()
+    async def expire(client, node):
+        for member in members:
+            await client.send(node, LeaveGroupRequest(group, member))
 
-    return asyncio.run(expire())
+    asyncio.run(_with_client(bootstrap, expire))
+    return members

@@ -1,29 +1,41 @@
 """Scale-out and broker outage against the real broker: two workers share the
-partitions and hand them over without loss; a worker outlives a broker outage,
-raises ingest_stall during it and catches up afterwards."""
+partitions and hand them over without loss while input keeps flowing; a worker
+outlives a broker outage, raises ingest_stall during it and catches up
+afterwards with the same counts as a backtest."""
 from __future__ import annotations
+
+import time
 
 import pytest
 
-from tests.harness import ORGANIC, backtest_alerts, produce, read_alerts, scenario_lines, wait_for
-from tests.reliability.common import (FALLUJAH, expected_history, live_history, reference, wait_for_alerts,
+from tests.harness import ORGANIC, Feed, backtest_alerts, read_alerts, scenario_lines, wait_for
+from tests.reliability.common import (FALLUJAH, expected_history, group_members, reference, wait_for_alerts,
                                       wait_for_history)
 
-# several minutes each, and not yet passing on noida-db: in `make soak`, not CI
-pytestmark = [pytest.mark.broker, pytest.mark.soak]
+pytestmark = pytest.mark.broker
+
+GROUP = "rasd-test"  # the harness's app id
+IDLE_CLOSE_SECONDS = 10.0  # the harness's RASD_IDLE_CLOSE_SECONDS
+
+
+def posts_partitions(bootstrap: str) -> list[list[int]]:
+    """Per group member, the input partitions it owns."""
+    return sorted(assignment.get("posts", []) for assignment in group_members(bootstrap, GROUP).values())
 
 
 def test_two_workers_equal_one_and_hand_over_without_loss(broker, start_worker):
     lines = scenario_lines("organic_emerging", **ORGANIC)
-    half = len(lines) // 2
     first, second = start_worker("w1"), start_worker("w2")
-    produce(broker.bootstrap, lines[:half])
-    # both own partitions: each tracks tags
-    wait_for(lambda: first.metric("rasd_tracked_tags") > 0 and second.metric("rasd_tracked_tags") > 0, 180,
-             what="both workers to own tag partitions")
-    wait_for(lambda: live_history([first, second], FALLUJAH), 120, what="the tag to be counted")
-    second.stop()  # a clean leave: its partitions move to the first worker
-    produce(broker.bootstrap, lines[half:])
+    wait_for(lambda: [len(owned) for owned in posts_partitions(broker.bootstrap)] == [2, 2], 120,
+             what="the two workers to share the posts partitions")
+    feed = Feed(broker.bootstrap, lines, seconds=60)
+    feed.start()
+    wait_for(lambda: first.metric("rasd_tracked_tags") > 0 and second.metric("rasd_tracked_tags") > 0, 120,
+             what="both workers to count tags")
+    second.stop()  # a clean leave mid-stream: its partitions and state move to the first worker
+    feed.join()
+    wait_for(lambda: posts_partitions(broker.bootstrap) == [[0, 1, 2, 3]], 120,
+             what="the first worker to own every partition")
 
     wait_for_history([first], FALLUJAH, expected_history(reference(lines), FALLUJAH), 300)
     wait_for_alerts(broker.bootstrap, backtest_alerts(lines), 120)
@@ -33,22 +45,29 @@ def test_broker_outage_raises_ingest_stall_then_catches_up(broker, start_worker,
     config = workdir / "stall.toml"
     config.write_text("[outage]\nstall_after_seconds = 8.0\n", encoding="utf-8")
     lines = scenario_lines("quiet_day", rate=30.0, hours=1.0)
-    half = len(lines) // 2
     pipe = reference(lines)
-    key = max(pipe.tags.states, key=lambda k: sum(p for p, _ in pipe.tags.states[k].history.values()))
+    busiest = sorted(pipe.tags.states, key=lambda k: -sum(p for p, _ in pipe.tags.states[k].history.values()))[:5]
     worker = start_worker(extra_env={"RASD_DETECTOR_CONFIG": str(config)})
-    produce(broker.bootstrap, lines[:half])
-    wait_for(lambda: worker.metric("rasd_posts_ingested_total") >= half, 120, what="the first half ingested")
-
-    broker.stop()
+    # input flows until the broker goes and again once it is back (a pause while
+    # the broker is up would look like the end of a replay: the worker closes it)
+    feed = Feed(broker.bootstrap, lines, seconds=30)
+    feed.start()
+    wait_for(lambda: feed.sent >= len(lines) // 2, 60, what="the first half sent")
+    # ingest_stall is judged by the platform stage: it must have started
+    wait_for(lambda: worker.get_json("/api/platforms")["observed"], 60, what="platform volumes")
+    feed.hold()
+    broker.stop()  # hits and table writes of the last batches may still be unsent
     wait_for(lambda: worker.metric("rasd_alerts_firing", kind="ingest_stall") == 1, 90,
              what="ingest_stall while the broker is down")
     assert worker.get_json("/healthz")["ok"]
+    # outlast the idle threshold: input the worker cannot see must not count as quiet
+    time.sleep(2 * IDLE_CLOSE_SECONDS)
     broker.start()
-    produce(broker.bootstrap, lines[half:])
+    feed.release()
+    feed.join()
 
-    wait_for(lambda: worker.metric("rasd_posts_ingested_total") >= len(lines), 180, what="catching up")
-    wait_for_history([worker], key, expected_history(pipe, key), 180)
+    for key in busiest:
+        wait_for_history([worker], key, expected_history(pipe, key), 180)
     stalls = wait_for(lambda: [a for a in read_alerts(broker.bootstrap) if a["kind"] == "ingest_stall"], 60,
                       what="the ingest_stall record on the alerts topic")
     assert stalls[0]["status"] == "firing"
