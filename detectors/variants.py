@@ -31,6 +31,7 @@ anchor itself, so no chain of weak links can merge unrelated tags.
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import unicodedata
@@ -75,11 +76,13 @@ class VariantConfig:
     top_accounts: int = 10
 
 
+@functools.lru_cache(maxsize=65536)
 def _surface_id(surface: str) -> str:
     # What a platform treats as one tag: case-insensitive, every letter and underscore counts.
     return unicodedata.normalize("NFC", surface.lstrip("#＃")).casefold()
 
 
+@functools.lru_cache(maxsize=65536)
 def _tokens_of(display: str) -> tuple[str, ...]:
     return tag_tokens(display.lstrip("#＃")) or (canonical_key(display),)
 
@@ -143,9 +146,7 @@ class _Tag:
         if not self.blocks or self.blocks[-1][0] != start:
             self.blocks.append([start, [], {}])
         block = self.blocks[-1]
-        sketch = KMV(hashes=block[1])
-        for h in hashes:
-            sketch.add_hash(h)
+        KMV(hashes=block[1]).add_hashes(hashes)
         authors = block[2]
         for author, count in top_authors:
             authors[author] = authors.get(author, 0) + count
@@ -164,11 +165,21 @@ class _Tag:
         while self.blocks and self.blocks[0][0] + _BLOCK_MINUTES * MINUTE <= horizon:
             self.blocks.popleft()
 
+    def next_expiry(self) -> tuple[float, bool] | None:
+        """When ``expire`` next has work: (time, strict) for the oldest minute,
+        which leaves once the horizon passes its start, or the oldest author
+        block, which leaves once the horizon reaches its end."""
+        due = []
+        if self.minutes:
+            due.append((self.minutes[0][0], True))
+        if self.blocks:
+            due.append((self.blocks[0][0] + _BLOCK_MINUTES * MINUTE, False))
+        return min(due, default=None)
+
     def author_hashes(self) -> list[int]:
         merged = KMV()
         for _, hashes, _ in self.blocks:
-            for h in hashes:
-                merged.add_hash(h)
+            merged.add_hashes(hashes)
         return merged.hashes
 
     def display(self) -> str:
@@ -190,6 +201,9 @@ class VariantGrouper:
         self._vocab_version = 0  # bumped when the token vocabulary changes
         self._pieces: dict[str, tuple[int, tuple[str, ...]]] = {}
         self._episodes: dict[str, Episode] = {}
+        # (time, strict, key) from _Tag.next_expiry: the tags a minute must expire
+        # (an entry may be stale; visiting a tag early is harmless)
+        self._expiry: list[tuple[float, bool, str]] = []
         for key, display in self.official.items():
             if key:
                 self._tag(key, display)
@@ -199,14 +213,24 @@ class VariantGrouper:
     def on_minute(self, minute: float, summaries: list[TagMinute]) -> list[Alert]:
         """Fold in one closed minute's tag summaries; returns fragmentation alerts."""
         self.minute = minute
+        due = set()
         for s in summaries:
             if s.key:
                 self._ingest(minute, s)
+                due.add(s.key)
         horizon = minute - (self.config.window_minutes - 1) * MINUTE
-        for tag in list(self._tags.values()):
+        expiry = self._expiry
+        while expiry and (expiry[0][0] < horizon or (expiry[0][0] == horizon and not expiry[0][1])):
+            due.add(heapq.heappop(expiry)[2])
+        for key in sorted(due):
+            tag = self._tags.get(key)
+            if tag is None:  # evicted
+                continue
             tag.expire(horizon)
-            if tag.posts <= 0 and tag.key not in self.official:
-                self._remove(tag.key)
+            if tag.posts <= 0 and key not in self.official:
+                self._remove(key)
+            else:
+                self._schedule_expiry(tag)
         self._evict()
         return self._check_officials(minute)
 
@@ -220,6 +244,11 @@ class VariantGrouper:
         tag.add_minute(minute, s.posts, surfaces)
         tag.add_authors(minute, s.author_hashes, s.top_authors)
         self._retokenise(tag)
+
+    def _schedule_expiry(self, tag: _Tag) -> None:
+        due = tag.next_expiry()
+        if due is not None:
+            heapq.heappush(self._expiry, (*due, tag.key))
 
     def _retokenise(self, tag: _Tag) -> None:
         # The spelling most people use decides where words break: one user's
@@ -532,6 +561,7 @@ class VariantGrouper:
                 tag.add_minute(minute, posts, [list(s) for s in surfaces])
             grouper._retokenise(tag)
             tag.blocks = deque([start, list(hashes), dict(authors)] for start, hashes, authors in blocks)
+            grouper._schedule_expiry(tag)
         for state in d["episodes"]:
             episode = Episode.from_state(state)
             grouper._episodes[episode.key] = episode

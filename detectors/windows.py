@@ -62,6 +62,10 @@ class KMV:
         if len(hashes) > self.k:
             hashes.pop()
 
+    def add_hashes(self, hashes) -> None:
+        """``add_hash`` of each, in one sort."""
+        self.hashes[:] = sorted(set(self.hashes).union(hashes))[: self.k]
+
     def merge(self, other: "KMV") -> "KMV":
         merged = KMV(min(self.k, other.k))
         for h in sorted(set(self.hashes) | set(other.hashes))[: merged.k]:

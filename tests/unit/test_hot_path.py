@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detectors.records import InvalidPost, Post, Tag, hits_of, parse_post, parse_time
-from detectors.windows import TopK, stable_hash
+from detectors.windows import KMV, TopK, stable_hash
 
 
 def reference_time(value: str) -> float:
@@ -90,3 +90,13 @@ def test_backtest_collects_garbage_in_batches_and_restores_the_setting():
     alerts = list(run_lines(lines, on_reject=lambda *_: during.append(gc.get_threshold())))
     assert alerts == [] and during[0][0] > before[0] and during[0][1:] == before[1:]
     assert gc.get_threshold() == before
+
+
+@given(st.integers(1, 70), st.lists(st.lists(st.integers(0, 300), max_size=100), max_size=5))
+def test_adding_hashes_at_once_keeps_what_adding_them_one_by_one_keeps(k, batches):
+    one_by_one, at_once = KMV(k), KMV(k)
+    for batch in batches:
+        for h in batch:
+            one_by_one.add_hash(h)
+        at_once.add_hashes(batch)
+        assert at_once.hashes == one_by_one.hashes
