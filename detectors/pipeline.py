@@ -72,11 +72,12 @@ class Pipeline:
         self.stats["posts"] += 1
         self.max_event_time = max(self.max_event_time, post.created_at)
         alerts: list[Alert] = []
-        hits = hits_of(post, source, offset)
-        self.stats["hits"] += len(hits)
-        for hit in hits:
-            self.tags.on_hit(hit)
-        alerts.extend(self._after_tags(*self.tags.advance()))
+        if post.tags:  # (a post without tags moves no tag partition's event time)
+            hits = hits_of(post, source, offset)
+            self.stats["hits"] += len(hits)
+            for hit in hits:
+                self.tags.on_hit(hit)
+            alerts.extend(self._after_tags(*self.tags.advance()))
         self.shards.on_post(post.platform, post.created_at, post.author, source, offset)
         alerts.extend(self._after_shards(self.shards.advance()))
         return alerts

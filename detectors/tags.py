@@ -344,9 +344,14 @@ class TagStage:
             if state.inbox:
                 ready = [h for h in state.inbox if h.created_at < apply_before]
                 if ready:
-                    state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
+                    if len(ready) == len(state.inbox):
+                        state.inbox = []
+                    else:
+                        state.inbox = [h for h in state.inbox if h.created_at >= apply_before]
+                    if len(ready) > 1:
+                        ready.sort(key=lambda h: (h.created_at, h.post_id))
                     closed_before = None
-                    for hit in sorted(ready, key=lambda h: (h.created_at, h.post_id)):
+                    for hit in ready:
                         # a minute is judged before any later minute's hit counts,
                         # however far the watermark jumped (a non-firing tag has
                         # nothing to close before the minute of its last hit)

@@ -111,9 +111,9 @@ class TopK:
 
     def top(self, n: int) -> list[tuple[str, int]]:
         counts = self.counts
-        if n == 1 and counts:  # a tag's display name, asked for on every hit: no sort
-            if len(counts) == 1:
-                return list(counts.items())
+        if len(counts) <= 1:
+            return list(counts.items())[:n]
+        if n == 1:  # the leader alone needs no sort
             best = max(counts.values())
             return [(min(item for item, count in counts.items() if count == best), best)]
         return sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
