@@ -60,8 +60,6 @@ from typing import NamedTuple
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from detectors.alerts import Alert, Episode
 from detectors.records import TagHit, TagMinute
@@ -180,7 +178,7 @@ def _band_mixers(rows: int) -> np.ndarray:
     return np.random.default_rng(rows).integers(1, 1 << 63, rows, dtype=np.uint64) | np.uint64(1)
 
 
-def _near_duplicate_labels(signatures: np.ndarray, threshold: float, num_perm: int) -> np.ndarray:
+def _near_duplicate_labels(signatures: np.ndarray, threshold: float, num_perm: int) -> list[int]:
     """Cluster MinHash signatures: texts sharing an LSH band are candidates, the
     estimated Jaccard confirms them, and clusters are the connected components.
     Returns a cluster label per row."""
@@ -201,8 +199,29 @@ def _near_duplicate_labels(signatures: np.ndarray, threshold: float, num_perm: i
     pairs = np.unique(np.concatenate(left) * n + np.concatenate(right))
     left, right = pairs // n, pairs % n
     similar = (signatures[left] == signatures[right]).mean(axis=1) >= threshold
-    graph = coo_matrix((np.ones(int(similar.sum())), (left[similar], right[similar])), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    return _components(n, left[similar].tolist(), right[similar].tolist())
+
+
+def _components(n: int, left: list[int], right: list[int]) -> list[int]:
+    """Connected components of nodes 0..n-1 joined by the edges (left[i], right[i]):
+    each node's label is its component's first node.  Union-find: a window has
+    a few hundred edges, too few to pay for building a sparse matrix.
+
+    >>> _components(5, [0, 3], [2, 4])
+    [0, 1, 0, 3, 3]
+    """
+    parent = list(range(n))
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = node = parent[parent[node]]
+        return node
+
+    for a, b in zip(left, right):
+        a, b = root(a), root(b)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return [root(node) for node in range(n)]
 
 
 def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -377,7 +396,7 @@ class CoordinationWindow:
         if texts:
             signatures = np.stack([self._texts[t].signature for t in texts])
             labels = _near_duplicate_labels(signatures, config.near_dup_jaccard, config.num_perm)
-            for text, label in zip(texts, labels.tolist()):
+            for text, label in zip(texts, labels):
                 clusters[label].append(text)
         templates = []
         for members in clusters.values():

@@ -100,3 +100,20 @@ def test_adding_hashes_at_once_keeps_what_adding_them_one_by_one_keeps(k, batche
             one_by_one.add_hash(h)
         at_once.add_hashes(batch)
         assert at_once.hashes == one_by_one.hashes
+
+
+@given(st.integers(1, 30).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40))))
+def test_near_duplicate_clusters_are_scipys_connected_components(graph):
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from detectors.campaign import _components
+
+    n, edges = graph
+    left, right = [a for a, _ in edges], [b for _, b in edges]
+    expected = connected_components(coo_matrix((np.ones(len(edges)), (left, right)), shape=(n, n)),
+                                    directed=False)[1]
+    labels = _components(n, left, right)
+    assert all((labels[i] == labels[j]) == (expected[i] == expected[j]) for i in range(n) for j in range(n))
