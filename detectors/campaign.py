@@ -163,13 +163,19 @@ def _lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return lsh.b, lsh.r
 
 
-def _signature(words: list[str], config: CampaignConfig) -> np.ndarray:
+def _signature(words: list[str], config: CampaignConfig, minhash: MinHash) -> np.ndarray:
+    """MinHash signature of the word shingles; ``minhash`` is scratch space
+    (cleared here: a fresh MinHash costs more than hashing a post's shingles)."""
     k = config.shingle_words
     shingles = {" ".join(words[i:i + k]).encode() for i in range(len(words) - k + 1)}
-    seed = _minhash_seed(config.num_perm)
-    minhash = MinHash(num_perm=config.num_perm, permutations=seed.permutations, scheme=seed.scheme)
+    minhash.clear()
     minhash.update_batch(list(shingles))
-    return minhash.hashvalues
+    return minhash.hashvalues  # a new array each update: safe to keep
+
+
+def _scratch_minhash(num_perm: int) -> MinHash:
+    seed = _minhash_seed(num_perm)
+    return MinHash(num_perm=num_perm, permutations=seed.permutations, scheme=seed.scheme)
 
 
 @functools.lru_cache(maxsize=8)
@@ -287,6 +293,7 @@ class CoordinationWindow:
         self._hits: deque[_WindowHit] = deque()
         self._texts: dict[str, _Text] = {}
         self._latest = -math.inf
+        self._minhash: MinHash | None = None  # scratch for _signature, made when first needed
 
     def __len__(self) -> int:
         return len(self._hits)
@@ -309,7 +316,11 @@ class CoordinationWindow:
             entry = self._texts.get(item.text)
             if entry is None:
                 words = item.text.split()
-                signature = _signature(words, self.config) if len(words) >= self.config.min_text_words else None
+                signature = None
+                if len(words) >= self.config.min_text_words:
+                    if self._minhash is None:
+                        self._minhash = _scratch_minhash(self.config.num_perm)
+                    signature = _signature(words, self.config, self._minhash)
                 entry = self._texts[item.text] = _Text(example, signature)
             entry.refs += 1
         self._hits.append(item)
