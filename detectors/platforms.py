@@ -16,6 +16,7 @@ outage detector one minute at a time, in order.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import MutableMapping
 
@@ -26,7 +27,17 @@ from detectors.windows import KMV, MINUTE, GatedMinutes, GatedStage, Watermark, 
 
 
 def shard_key(platform: str, author: str, shards: int) -> str:
-    return f"{platform}/{stable_hash(author) % shards}"
+    return _shard_for(platform, stable_hash(author), shards)
+
+
+def _shard_for(platform: str, author_hash: int, shards: int) -> str:
+    return _shard_names(platform, shards)[author_hash % shards]
+
+
+@functools.lru_cache(maxsize=1024)
+def _shard_names(platform: str, shards: int) -> tuple[str, ...]:
+    # formatted once: a shard key is asked for on every post
+    return tuple(f"{platform}/{n}" for n in range(shards))
 
 
 class ShardState:
@@ -77,14 +88,15 @@ class PlatformShardCounter:
 
     def on_post(self, platform: str, created_at: float, author: str, source: int = 0,
                 offset: int = -1, partition: int = 0) -> None:
-        if created_at < self.watermark(partition):
-            self.late_posts += 1
-            return
         mark = self.watermarks.get(partition)
         if mark is None:
             mark = self.watermarks[partition] = Watermark(self.allowed_lateness, self.sources)
+        elif created_at < mark.value():
+            self.late_posts += 1
+            return
         mark.observe(source, created_at)
-        key = shard_key(platform, author, self.shards)
+        author_hash = stable_hash(author)
+        key = _shard_for(platform, author_hash, self.shards)
         state = self.states.get(key)
         if state is None:
             state = self.states[key] = ShardState(platform, partition)
@@ -101,7 +113,7 @@ class PlatformShardCounter:
         if slot is None:
             slot = state.open[minute] = [0, KMV(128)]
         slot[0] += 1
-        slot[1].add(author)
+        slot[1].add_hash(author_hash)
         pending = self.pending.get(partition)
         if pending is None:
             pending = self.pending[partition] = set()
