@@ -57,6 +57,10 @@ class Pipeline:
         self.stats = {"posts": 0, "hits": 0, "rejected": 0}
         self.rejects: dict[str, int] = {}
         self.max_event_time = -math.inf
+        # watermarks the stages last advanced at: a stage whose watermark has not
+        # moved has nothing to close (most posts share their second with others)
+        self._tags_advanced_at: float | None = None
+        self._shards_advanced_at: float | None = None
 
     def process_raw(self, raw: bytes | str, now: float | None = None) -> list[Alert]:
         """Parse and process one raw message; raises ``InvalidPost`` for bad input."""
@@ -77,9 +81,15 @@ class Pipeline:
             self.stats["hits"] += len(hits)
             for hit in hits:
                 self.tags.on_hit(hit)
-            alerts.extend(self._after_tags(*self.tags.advance()))
+            watermark = self.tags.watermark()
+            if watermark != self._tags_advanced_at:
+                self._tags_advanced_at = watermark
+                alerts.extend(self._after_tags(*self.tags.advance()))
         self.shards.on_post(post.platform, post.created_at, post.author, source, offset)
-        alerts.extend(self._after_shards(self.shards.advance()))
+        watermark = self.shards.watermark()
+        if watermark != self._shards_advanced_at:
+            self._shards_advanced_at = watermark
+            alerts.extend(self._after_shards(self.shards.advance()))
         return alerts
 
     def _after_tags(self, alerts: list[Alert], minutes) -> list[Alert]:

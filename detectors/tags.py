@@ -373,9 +373,14 @@ class TagStage:
         """Close this tag's minutes below ``close_before``; a firing tag also gets
         its silent minutes judged (as zero), so it can resolve."""
         # called before every applied hit: nothing to close is the common case
+        firing = state.emerging.episode.firing
+        if not firing and not state.open:
+            return
         closable = [m for m in state.open if m < close_before]
+        if not closable and not firing:
+            return
         closable.sort()
-        if state.emerging.episode.firing:
+        if firing:
             start = state.closed_until or (closable[0] if closable else close_before)
             closable = [start + MINUTE * i for i in range(int((close_before - start) // MINUTE))]
         for minute in closable:
