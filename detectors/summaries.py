@@ -17,7 +17,7 @@ hijack targeting), and the "trending now" board.
 """
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 
 from detectors.alerts import Alert
 from detectors.campaign import CampaignDetector
@@ -37,30 +37,34 @@ class TrendingBoard:
     def __init__(self, capacity: int = 200):
         self.capacity = capacity
         self.minute: float | None = None
-        self.rows: list[dict] = []
-        self.sparks: dict[str, deque] = {}
+        self._ranked: list[TagMinute] = []
+        # least recently updated first, so the stale ones are found at the front
+        self.sparks: OrderedDict[str, deque] = OrderedDict()
 
     def update(self, minute: float, summaries: list[TagMinute]) -> None:
         ranked = sorted(summaries, key=lambda s: (-s.score, -s.authors, s.key))[: self.capacity]
-        seen = set()
+        sparks = self.sparks
         for s in ranked:
-            spark = self.sparks.get(s.key)
+            spark = sparks.get(s.key)
             if spark is None:
-                spark = self.sparks[s.key] = deque(maxlen=SPARK_MINUTES)
+                spark = sparks[s.key] = deque(maxlen=SPARK_MINUTES)
+            else:
+                sparks.move_to_end(s.key)
             spark.append([minute, s.authors])
-            seen.add(s.key)
-        for key in [k for k in self.sparks if k not in seen and self.sparks[k][-1][0] < minute - SPARK_MINUTES * MINUTE]:
-            del self.sparks[key]
+        stale = minute - SPARK_MINUTES * MINUTE
+        while sparks and next(iter(sparks.values()))[-1][0] < stale:
+            sparks.popitem(last=False)
         self.minute = minute
-        self.rows = [
-            {"key": s.key, "subject": s.display, "score": s.score, "observed": s.authors,
-             "expected": s.expected, "posts": s.posts, "firing": s.firing}
-            for s in ranked
-        ]
+        self._ranked = ranked
+
+    @property
+    def rows(self) -> list[dict]:
+        return [_row(s) for s in self._ranked]
 
     def top(self, n: int = 10) -> list[dict]:
         out = []
-        for rank, row in enumerate(self.rows[:n], 1):
+        # rows are built when the board is read, not every minute
+        for rank, row in enumerate(map(_row, self._ranked[:n]), 1):
             spark = self.sparks.get(row["key"], ())
             out.append({"rank": rank, **row, "minute": format_time(self.minute),
                         "sparkline": [v for _, v in spark]})
@@ -94,6 +98,11 @@ class SummaryStage(GatedStage):
         stage.minutes = GatedMinutes.from_state(
             d["minutes"], lambda raw: TagMinute.from_wire(raw.encode()), _key_of)
         return stage
+
+
+def _row(s: TagMinute) -> dict:
+    return {"key": s.key, "subject": s.display, "score": s.score, "observed": s.authors,
+            "expected": s.expected, "posts": s.posts, "firing": s.firing}
 
 
 def _key_of(summary: TagMinute) -> str:

@@ -87,6 +87,12 @@ def _tokens_of(display: str) -> tuple[str, ...]:
     return tag_tokens(display.lstrip("#＃")) or (canonical_key(display),)
 
 
+@functools.lru_cache(maxsize=65536)
+def _keeps_words_whole(surface: str) -> bool:
+    # asked for every surface of a tag each minute it is used
+    return min(map(len, _tokens_of(surface))) >= 2
+
+
 def _grams(key: str) -> set[str]:
     if len(key) <= _GRAM:
         return {key}
@@ -253,8 +259,7 @@ class VariantGrouper:
     def _retokenise(self, tag: _Tag) -> None:
         # The spelling most people use decides where words break: one user's
         # #العر_اق must not cut العراق in two.
-        spellings = [(min(map(len, _tokens_of(surface))) >= 2, posts, surface)
-                     for surface, posts in tag.surfaces.values()]
+        spellings = [(_keeps_words_whole(surface), posts, surface) for surface, posts in tag.surfaces.values()]
         display = "#" + max(spellings)[2] if spellings else self.official.get(tag.key, "#" + tag.key)
         tokens = _tokens_of(display)
         if tokens != tag.tokens:
