@@ -102,6 +102,8 @@ def format_time(ts: float) -> str:
 
 def _required_str(data: dict, name: str, max_chars: int) -> str:
     value = data.get(name)
+    if value.__class__ is str and 0 < len(value) <= max_chars and not value.isspace():
+        return value  # the common case, without stripping a copy
     if value is None:
         raise InvalidPost("missing_field", f"required field {name!r} is missing")
     if not isinstance(value, str) or not value.strip():

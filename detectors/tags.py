@@ -246,7 +246,10 @@ class TagStage:
         if pending is None:
             pending = self.pending[partition] = set()
         pending.add(key)
-        heapq.heappush(self.due.setdefault(partition, []), (at, key))
+        due = self.due.get(partition)
+        if due is None:
+            due = self.due[partition] = []
+        heapq.heappush(due, (at, key))
         self.dirty.add(key)
 
     def _apply(self, state: TagState, hit: TagHit) -> list[Alert]:
@@ -366,6 +369,8 @@ class TagStage:
         if watermark >= self._next_sweep.get(partition, -math.inf):
             self._sweep_idle(partition, watermark)
             self._next_sweep[partition] = watermark + 3600.0
+        if not minutes:  # most slots close no minute
+            return alerts, minutes
         minutes.sort(key=lambda m: (m.minute, -m.posts, m.key))
         return alerts, self._cap_summaries(minutes)
 
