@@ -62,9 +62,13 @@ class KMV:
         if len(hashes) > self.k:
             hashes.pop()
 
-    def add_hashes(self, hashes) -> None:
-        """``add_hash`` of each, in one sort."""
-        self.hashes[:] = sorted(set(self.hashes).union(hashes))[: self.k]
+    def add_hashes(self, hashes: list[int]) -> None:
+        """``add_hash`` of each: a few are inserted one by one, more in one sort."""
+        if len(hashes) <= 16:
+            for h in hashes:
+                self.add_hash(h)
+        else:
+            self.hashes[:] = sorted(set(self.hashes).union(hashes))[: self.k]
 
     def merge(self, other: "KMV") -> "KMV":
         merged = KMV(min(self.k, other.k))
