@@ -73,12 +73,14 @@ class Pipeline:
         return self.process_post(post)
 
     def process_post(self, post: Post, source: int = 0, offset: int = -1) -> list[Alert]:
-        self.stats["posts"] += 1
-        self.max_event_time = max(self.max_event_time, post.created_at)
+        stats = self.stats
+        stats["posts"] += 1
+        if post.created_at > self.max_event_time:
+            self.max_event_time = post.created_at
         alerts: list[Alert] = []
         if post.tags:  # (a post without tags moves no tag partition's event time)
             hits = hits_of(post, source, offset)
-            self.stats["hits"] += len(hits)
+            stats["hits"] += len(hits)
             for hit in hits:
                 self.tags.on_hit(hit)
             watermark = self.tags.watermark()
@@ -139,11 +141,13 @@ def run_lines(lines, config: DetectorConfig | None = None, now: float | None = N
     pipe = Pipeline(config)
     with batch_gc():
         for line_no, raw in enumerate(lines, 1):
-            if not raw.strip():
+            if not raw or raw.isspace():  # (not raw.strip(): no copy of every line)
                 continue
             try:
-                yield from pipe.process_raw(raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n"),
-                                            now)
+                alerts = pipe.process_raw(raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n"),
+                                          now)
+                if alerts:
+                    yield from alerts
             except InvalidPost as exc:
                 if on_reject is not None:
                     on_reject(line_no, raw, exc)
