@@ -312,7 +312,8 @@ class TagStage:
             held = self.candidates[partition] = {}
         raw = held.get(key)
         if raw is None:
-            held[key] = hit.to_wire()
+            # a copy: orjson's own buffer keeps at least 1 KiB allocated
+            held[key] = bytes(memoryview(hit.to_wire()))
             heapq.heappush(self.due.setdefault(partition, []), (hit.created_at, key))  # see _set_origin
             if len(held) > self.config.max_candidates / len(self.candidates):
                 drop = len(held) // 10 + 1
