@@ -210,6 +210,7 @@ class TagStage:
         self.config = config or TagStageConfig()
         self.sources = sources
         self.detector = EmergingDetector(self.config.emerging)
+        self._unborn = self.detector.new_state("", 0.0, 0.0)
         self.states: MutableMapping[str, TagState] = states if states is not None else {}
         self.watermarks: dict[int, Watermark] = {}
         self.pending: dict[int, set[str]] = {}
@@ -341,8 +342,9 @@ class TagStage:
     def _admit(self, key: str, partition: int, now: float) -> TagState:
         if len(self.states) >= self.config.max_tags:
             self._evict(now)
-        # the emerging state is made anew when the first hit is applied (in order)
-        state = TagState(key, partition, self.detector.new_state(key, now, now))
+        # the emerging state is made when the first hit is applied (in order):
+        # until then a tag shares one that never fires (never judged, never changed)
+        state = TagState(key, partition, self._unborn)
         self.states[key] = state
         return state
 
