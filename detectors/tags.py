@@ -65,9 +65,9 @@ SAMPLE_TEXT_CHARS = 280
 class TagStageConfig:
     allowed_lateness: float = 20.0
     max_tags: int = 50_000
-    # first hits of not yet tracked tags held (~0.5 KB each); the oldest are
-    # forgotten beyond this, so a tag used again after that long is admitted
-    # at its third hit.  0: every tag is tracked from its first hit.
+    # first hits of not yet tracked tags held (~0.3-0.5 KB each); beyond this
+    # the oldest are forgotten (such a tag is tracked from its next two hits).
+    # 0: every tag is tracked from its first hit.
     max_candidates: int = 100_000
     idle_expiry: float = 24 * 3600.0
     summary_min_posts: int = 2
@@ -313,7 +313,7 @@ class TagStage:
             held = self.candidates[partition] = {}
         raw = held.get(key)
         if raw is None:
-            # a copy: orjson's own buffer keeps at least 1 KiB allocated
+            # a copy: the bytes orjson returns keep a 4 KiB buffer allocated
             held[key] = bytes(memoryview(hit.to_wire()))
             heapq.heappush(self.due.setdefault(partition, []), (hit.created_at, key))  # see _set_origin
             if len(held) > self.config.max_candidates / len(self.candidates):
