@@ -210,7 +210,6 @@ class TagStage:
         self.config = config or TagStageConfig()
         self.sources = sources
         self.detector = EmergingDetector(self.config.emerging)
-        self._unborn = self.detector.new_state("", 0.0, 0.0)
         self.states: MutableMapping[str, TagState] = states if states is not None else {}
         self.watermarks: dict[int, Watermark] = {}
         self.pending: dict[int, set[str]] = {}
@@ -342,9 +341,8 @@ class TagStage:
     def _admit(self, key: str, partition: int, now: float) -> TagState:
         if len(self.states) >= self.config.max_tags:
             self._evict(now)
-        # the emerging state is made when the first hit is applied (in order):
-        # until then a tag shares one that never fires (never judged, never changed)
-        state = TagState(key, partition, self._unborn)
+        # the emerging state is made anew when the first hit is applied (in order)
+        state = TagState(key, partition, self.detector.new_state(key, now, now))
         self.states[key] = state
         return state
 
