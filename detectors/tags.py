@@ -16,25 +16,34 @@ the watermark passes its end.  Both decisions depend only on the order of hits
 within a partition, so the in-process backtest (one partition) and the Kafka
 pipeline give the same windows for in-order input.
 
-Memory is bounded: at most ``max_tags`` tags are tracked; beyond that the
-least active ones (by a decayed post rate, never a firing one) are evicted,
-and tags idle for ``idle_expiry`` seconds are dropped.  A replayed hit (same
-source partition and offset as one already applied) is ignored, so
-at-least-once delivery does not double count.
+Memory is bounded.  Most tags are used once (a hashtag-stuffing flood is
+nothing else), so a tag gets a ``TagState`` only at its second hit: its first
+waits, encoded, among at most ``max_candidates`` held hits, and is applied
+before the second when the tag is admitted — an admitted tag counts exactly
+what it would have counted tracked from its first hit (a one-hit minute makes
+no summary and no alert, so applying it late changes nothing seen).  Beyond
+``max_candidates`` the oldest held hits are forgotten.  At most ``max_tags``
+tags are tracked; beyond that the least active ones (by a decayed post rate,
+never a firing one) are evicted, and tags idle for ``idle_expiry`` seconds are
+dropped (held hits too).  A replayed hit (same source partition and offset as
+one already taken) is ignored, so at-least-once delivery does not double count.
 
 >>> from detectors.records import TagHit
 >>> stage = TagStage()
->>> stage.on_hit(TagHit("k", "K", "p1", "a", 10.0, "twitter", "#K"))
->>> _, minutes = stage.advance_to(200.0)
->>> [(m.key, m.posts, m.authors) for m in minutes]
-[]
->>> stage.states["k"].history
-{0: [1, 1]}
+>>> stage.on_hit(TagHit("k", "K", "p1", "a", 10.0, "twitter", "#K", offset=1))
+>>> _ = stage.advance_to(200.0)
+>>> "k" in stage.states, stage.held()
+(False, 1)
+>>> stage.on_hit(TagHit("k", "K", "p2", "b", 230.0, "twitter", "#K", offset=2))
+>>> _ = stage.advance_to(300.0)
+>>> stage.states["k"].history, stage.held()
+({0: [1, 1], 3: [1, 1]}, 0)
 """
 from __future__ import annotations
 
 import functools
 import heapq
+import itertools
 import math
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
@@ -56,6 +65,10 @@ SAMPLE_TEXT_CHARS = 280
 class TagStageConfig:
     allowed_lateness: float = 20.0
     max_tags: int = 50_000
+    # first hits of not yet tracked tags held (~0.3-0.5 KB each); beyond this
+    # the oldest are forgotten (such a tag is tracked from its next two hits).
+    # 0: every tag is tracked from its first hit.
+    max_candidates: int = 100_000
     idle_expiry: float = 24 * 3600.0
     summary_min_posts: int = 2
     # keep a tag's coordination window this long after it stops surging: bursty
@@ -207,6 +220,10 @@ class TagStage:
         self.late_hits = 0
         self.duplicate_hits = 0
         self.evictions = 0
+        # per partition: key -> the encoded first hit of a tag not tracked yet,
+        # oldest first
+        self.candidates: dict[int, dict[str, bytes]] = {}
+        self.forgotten_candidates = 0
         self._next_sweep: dict[int, float] = {}
         self._closed_before: dict[int, float] = {}
         self._applied_before: dict[int, float] = {}
@@ -232,7 +249,9 @@ class TagStage:
         mark.observe(hit.source, at)
         state = self.states.get(key)
         if state is None:
-            state = self._admit(key, partition, at)
+            state = self._hold_or_admit(hit, partition)
+            if state is None:
+                return
         elif 0 <= hit.offset <= state.sources.get(hit.source, -1):
             self.duplicate_hits += 1
             return
@@ -280,6 +299,47 @@ class TagStage:
             if alert is None:
                 return []
         return self._on_fire(state, alert, bucket)
+
+    def held(self) -> int:
+        """Held first hits of tags not tracked yet."""
+        return sum(len(held) for held in self.candidates.values())
+
+    def _hold_or_admit(self, hit: TagHit, partition: int) -> TagState | None:
+        """Hold the first hit of an untracked tag; at its second, admit the tag
+        with the first in its inbox (both are applied in order)."""
+        key = hit.key
+        if not self.config.max_candidates:
+            return self._admit(key, partition, hit.created_at)
+        held = self.candidates.get(partition)
+        if held is None:
+            held = self.candidates[partition] = {}
+        raw = held.get(key)
+        if raw is None:
+            # a copy: the bytes orjson returns keep a 4 KiB buffer allocated
+            held[key] = bytes(memoryview(hit.to_wire()))
+            heapq.heappush(self.due.setdefault(partition, []), (hit.created_at, key))  # see _set_origin
+            if len(held) > self.config.max_candidates / len(self.candidates):
+                drop = len(held) // 10 + 1
+                self.candidates[partition] = dict(itertools.islice(held.items(), drop, None))
+                self.forgotten_candidates += drop
+            return None
+        first = TagHit.from_wire(raw)
+        if first.source == hit.source and 0 <= hit.offset <= first.offset:
+            self.duplicate_hits += 1
+            return None
+        del held[key]
+        state = self._admit(key, partition, first.created_at)
+        if first.offset >= 0:
+            state.sources[first.source] = first.offset
+        state.inbox.append(first)
+        return state
+
+    def _set_origin(self, key: str, partition: int) -> None:
+        """The stage starts from its first hit applied, held ones included: a held
+        hit is not applied, but would have been had its tag been tracked."""
+        raw = self.candidates.get(partition, {}).get(key)
+        if raw is not None:
+            self.origin = TagHit.from_wire(raw).created_at
 
     def _admit(self, key: str, partition: int, now: float) -> TagState:
         if len(self.states) >= self.config.max_tags:
@@ -342,7 +402,9 @@ class TagStage:
             visit.add(heapq.heappop(due)[1])
         for key in sorted(visit):
             state = self.states.get(key)
-            if state is None:  # evicted since its hit arrived
+            if state is None:  # held, forgotten, or evicted since its hit arrived
+                if self.origin is None:
+                    self._set_origin(key, partition)
                 continue
             if state.inbox:
                 ready = [h for h in state.inbox if h.created_at < apply_before]
@@ -461,6 +523,10 @@ class TagStage:
                     if s.partition == partition and s.last_seen < horizon
                     and not s.emerging.episode.firing and not s.open and not s.inbox]:
             self._remove(key)
+        held = self.candidates.get(partition)
+        if held:
+            self.candidates[partition] = {key: raw for key, raw in held.items()
+                                          if TagHit.from_wire(raw).created_at >= horizon}
 
     def _cap_summaries(self, minutes: list[TagMinute]) -> list[TagMinute]:
         cap = self.config.max_summaries_per_minute

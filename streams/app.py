@@ -327,6 +327,7 @@ async def after_tags(alerts: list[Alert], closed: dict[int, list[TagMinute]]) ->
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, tags.duplicate_hits, "tags")
     metrics.sync_counter(metrics.TAG_EVICTIONS, tags.evictions)
     metrics.TRACKED_TAGS.set(len(tags.states))
+    metrics.HELD_TAG_HITS.set(tags.held())
     for partition, minutes in closed.items():
         await send_progress(tag_minutes_topic, partition, tags.progress(partition), minutes)
     await publish(alerts)

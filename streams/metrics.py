@@ -35,6 +35,8 @@ LATE_EVENTS = Counter("rasd_late_events", "Records later than the allowed latene
 DUPLICATE_EVENTS = Counter("rasd_duplicate_events", "Replayed records recognised and not counted again",
                            ["stage"], registry=REGISTRY)
 TRACKED_TAGS = Gauge("rasd_tracked_tags", "Tags with state on this worker", registry=REGISTRY)
+HELD_TAG_HITS = Gauge("rasd_held_tag_hits", "First hits of tags not tracked yet (a tag is tracked from its second)",
+                      registry=REGISTRY)
 TAG_EVICTIONS = Counter("rasd_tag_evictions", "Tag states evicted to respect the memory cap", registry=REGISTRY)
 TRENDING_SCORE = Gauge("rasd_trending_score", "Significance of the tag at each trending rank", ["rank"],
                        registry=REGISTRY)

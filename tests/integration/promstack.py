@@ -39,6 +39,7 @@ WORKER_METRICS = {
     "rasd_platform_expected_posts_per_minute": "gauge",
     "rasd_late_events_total": "counter",
     "rasd_tracked_tags": "gauge",
+    "rasd_held_tag_hits": "gauge",
     "rasd_tag_evictions_total": "counter",
     "rasd_trending_score": "gauge",
     "rasd_last_message_timestamp_seconds": "gauge",

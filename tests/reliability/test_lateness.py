@@ -34,11 +34,12 @@ LATENESS_180 = DetectorConfig.from_dict({"tags": {"allowed_lateness": 180.0}})
 
 def late_stream() -> list[bytes]:
     """Ten minutes of #late, one post a second, then: a post 2.5 minutes late, one
-    5 minutes late, a new tag just in time, a post with an unreadable time; then
-    more in-order posts.  With 180 s allowed lateness the second is too late."""
+    5 minutes late, a new tag just in time (twice: a tag is tracked from its
+    second post), a post with an unreadable time; then more in-order posts.
+    With 180 s allowed lateness the second is too late."""
     lines = [line(i, START + i) for i in range(600)]
     lines += [line(1000, START + 600 - 150), line(1001, START + 600 - 300), line(1002, START + 600 - 179, "fresh"),
-              UNREADABLE_TIME]
+              line(1003, START + 600 - 175, "fresh"), UNREADABLE_TIME]
     return lines + [line(i, START + i) for i in range(600, 700)]
 
 
@@ -48,7 +49,7 @@ def test_late_posts_count_in_their_minute_up_to_the_allowed_lateness():
     assert counts[7 * 60] == 61, "a post within the allowed lateness belongs to its own minute"
     assert counts[5 * 60] == 60, "a post later than the allowed lateness is left out"
     assert sum(counts.values()) == 700 + 1
-    assert minute_counts(pipe, "fresh") == {7 * 60: 1}
+    assert minute_counts(pipe, "fresh") == {7 * 60: 2}
     assert pipe.tags.late_hits == 1 and pipe.shards.late_posts == 1
     assert pipe.rejects == {"invalid_time": 1}
 
