@@ -131,10 +131,13 @@ def run(bursts: int = 10, rate: float = 50.0, burst_rate: float = 3.0, spacing: 
             + (f"; {missed} never fired within {give_up:.0f} s" if missed else ""))
     if not latencies:
         return [Figure("alert latency p99", float("inf"), "s", TARGET_P99_SECONDS, False, note)]
-    return [Figure("alert latency p50", percentile(latencies, 0.5), "s", note=note),
-            Figure("alert latency p99", percentile(latencies, 0.99), "s", TARGET_P99_SECONDS, False,
-                   note=f"max of {len(latencies)}: p99 of so few is the worst one"
-                   + ("" if not missed else "; misses not counted"))]
+    # a burst that never fired took longer than ``give_up``: it counts as that
+    # (a lower bound), not as nothing
+    counted = latencies + [give_up] * missed
+    return [Figure("alert latency p50", percentile(counted, 0.5), "s", note=note),
+            Figure("alert latency p99", percentile(counted, 0.99), "s", TARGET_P99_SECONDS, False,
+                   note=f"max of {len(counted)}: p99 of so few is the worst one"
+                   + ("" if not missed else f"; each miss counted as {give_up:.0f} s, a lower bound"))]
 
 
 def main() -> None:
