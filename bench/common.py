@@ -45,7 +45,7 @@ def print_table(figures: list[Figure], title: str = "") -> None:
     for f in figures:
         sign = "≥" if f.higher_is_better else "≤"
         rows.append((f.name, f"{f.value:,.1f} {f.unit}",
-                     f"{sign} {f.target:,.0f} {f.unit}" if f.target is not None else "-",
+                     f"{sign} {f.target:,.{0 if f.target >= 100 else 1}f} {f.unit}" if f.target is not None else "-",
                      f"{f.ratio:.2f}" if f.ratio is not None else "-", f.note))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:

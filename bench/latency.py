@@ -44,12 +44,14 @@ class AlertWatch(threading.Thread):
         self.consumer = KafkaConsumer("alerts", bootstrap_servers=bootstrap, group_id=None,
                                       auto_offset_reset="earliest", consumer_timeout_ms=500)
         self.fired: dict[str, float] = {}
+        self.seen: dict[str, set] = {}  # subject -> (kind, status) of every alert about it
         self.running = True
 
     def run(self) -> None:
         while self.running:
             for record in self.consumer:
                 alert = orjson.loads(record.value)
+                self.seen.setdefault(alert["subject"], set()).add((alert["kind"], alert["status"]))
                 if alert["kind"] == "emerging" and alert["status"] == "firing":
                     self.fired.setdefault(alert["subject"], record.timestamp / 1000.0)
         self.consumer.close()
@@ -105,6 +107,9 @@ def measure(bursts: int, rate: float, burst_rate: float, spacing: float, warmup:
         time.sleep(2.0)
         watch.running = False
         latencies = [watch.fired[s] - began for s, began in starts.items() if s in watch.fired]
+        for subject, began in starts.items():
+            print(f"  {subject}: " + (f"{watch.fired[subject] - began:.1f} s" if subject in watch.fired else
+                                      f"no emerging alert; alerts about it: {sorted(watch.seen.get(subject, ()))}"))
         return latencies, len(starts) - len(latencies)
     finally:
         if worker is not None:
@@ -119,22 +124,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def run(bursts: int = 8, rate: float = 50.0, burst_rate: float = 3.0, spacing: float = 15.0,
+def run(bursts: int = 10, rate: float = 50.0, burst_rate: float = 3.0, spacing: float = 15.0,
         warmup: float = 20.0, give_up: float = 120.0) -> list[Figure]:
     latencies, missed = measure(bursts, rate, burst_rate, spacing, warmup, give_up)
     note = (f"{len(latencies)} bursts of {burst_rate:g} posts/s (new authors) over {rate:g} posts/s background"
             + (f"; {missed} never fired within {give_up:.0f} s" if missed else ""))
     if not latencies:
         return [Figure("alert latency p99", float("inf"), "s", TARGET_P99_SECONDS, False, note)]
-    return [Figure("alert latency p50", percentile(latencies, 0.5), "s", note=note),
-            Figure("alert latency p99", percentile(latencies, 0.99), "s", TARGET_P99_SECONDS, False,
-                   note=f"max of {len(latencies)}: p99 of so few is the worst one"
-                   + ("" if not missed else "; misses not counted"))]
+    # a burst that never fired took longer than ``give_up``: it counts as that
+    # (a lower bound), not as nothing
+    counted = latencies + [give_up] * missed
+    return [Figure("alert latency p50", percentile(counted, 0.5), "s", note=note),
+            Figure("alert latency p99", percentile(counted, 0.99), "s", TARGET_P99_SECONDS, False,
+                   note=f"max of {len(counted)}: p99 of so few is the worst one"
+                   + ("" if not missed else f"; each miss counted as {give_up:.0f} s, a lower bound"))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bursts", type=int, default=8)
+    parser.add_argument("--bursts", type=int, default=10)
     parser.add_argument("--rate", type=float, default=50.0, help="background posts per second")
     parser.add_argument("--burst-rate", type=float, default=3.0)
     parser.add_argument("--spacing", type=float, default=15.0)

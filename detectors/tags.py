@@ -169,10 +169,10 @@ class TagState:
         return {
             "key": self.key, "partition": self.partition, "surfaces": self.surfaces.counts,
             "open": [[m, b.to_state()] for m, b in self.open.items()],
-            "history": [[m, pa] for m, pa in self.history.items()],
+            "history": list(self.history.items()),  # (minute, [posts, authors]) pairs: orjson writes tuples as arrays
             "emerging": self.emerging.to_state(),
             "coordination": self.coordination.to_state() if self.coordination else None,
-            "sources": [[s, o] for s, o in self.sources.items()],
+            "sources": list(self.sources.items()),
             "last_seen": self.last_seen, "activity": self.activity,
             "closed_until": self.closed_until, "episode_samples": self.episode_samples,
             "coordination_until": self.coordination_until,

@@ -252,6 +252,7 @@ async def ingest(stream):
         newest = -math.inf
         hit_batches: dict[int, list] = {}
         platform_batches: dict[int, list] = {}
+        per_platform: dict[str, int] = {}  # counted once per batch: a labelled inc costs 3-8 us
         for event in events:
             raw, message = event.value, event.message
             try:
@@ -267,8 +268,10 @@ async def ingest(stream):
             shard = shard_key(post.platform, post.author, shards.shards)
             platform_batches.setdefault(key_partition(shard, partitions), []).append(
                 orjson.dumps([post.platform, post.created_at, post.author, message.partition, message.offset]))
-            metrics.POSTS_INGESTED.labels(platform_label(post.platform)).inc()
+            per_platform[post.platform] = per_platform.get(post.platform, 0) + 1
             newest = max(newest, post.created_at)
+        for platform, count in per_platform.items():
+            metrics.POSTS_INGESTED.labels(platform_label(platform)).inc(count)
         for partition, wires in hit_batches.items():
             await tag_hits_topic.send(value=b"[" + b",".join(wires) + b"]", partition=partition)
         for partition, wires in platform_batches.items():
@@ -533,7 +536,10 @@ def has_backlog(topic, partition: int) -> bool:
     taken = taken_offsets.get((name, partition))
     if taken is None:  # nothing taken yet: the partition is not idle either (see may_move_on)
         return False
-    highwater = app.consumer.highwater(TP(name, partition))
+    try:
+        highwater = app.consumer.highwater(TP(name, partition))
+    except AssertionError:  # aiokafka: not assigned (any more) — the stage's state outlives a rebalance
+        return True  # not this worker's to move on (an uncaught error here stopped the worker)
     return highwater is not None and highwater > taken + 1
 
 
