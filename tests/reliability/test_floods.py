@@ -107,7 +107,8 @@ def worker_flood(broker, start_worker, workdir, junk_tags: int, max_tags: int, u
         except TimeoutError:  # a worker deep in a flood may answer slowly: ask again
             return False
     wait_for(flood_taken, timeout, interval=2, what="the junk tags to be taken (and evicted, if tracked)")
-    wait_for_history([worker], key, expected_history(pipe, key), 120)
+    # ingest is done first; the tag stage (and its changelog writes) finish the flood later
+    wait_for_history([worker], key, expected_history(pipe, key), timeout)
     want = sorted(set(alert_keys(expected)))
     wait_for(lambda: sorted(set(alert_keys([a for a in read_alerts(broker.bootstrap)
                                             if a["subject"] == "#" + REAL]))) == want,
