@@ -441,8 +441,6 @@ class TagStage:
         its silent minutes judged (as zero), so it can resolve."""
         # called before every applied hit: nothing to close is the common case
         firing = state.emerging.episode.firing
-        if not firing and not state.open:
-            return
         closable = [m for m in state.open if m < close_before]
         if not closable and not firing:
             return
