@@ -121,8 +121,11 @@ class PlatformShardCounter:
         self.dirty.add(key)
 
     def advance(self, partition: int = 0) -> list[PlatformMinute]:
-        close_before = minute_of(self.watermark(partition)) if partition in self.watermarks else -math.inf
+        watermark = self.watermark(partition)
         out: list[PlatformMinute] = []
+        if watermark == -math.inf:  # a source not heard from yet (and minute_of(-inf) is NaN)
+            return out
+        close_before = minute_of(watermark)
         if close_before <= self._closed_before.get(partition, -math.inf):
             return out
         self._closed_before[partition] = close_before

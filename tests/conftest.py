@@ -38,6 +38,8 @@ def start_worker(broker, workdir):
     yield start
     for worker in workers:
         worker.stop()
+    crashes = [line for worker in workers for line in worker.crashes()]
+    assert not crashes, "agents crashed:\n" + "\n".join(crashes[:5])
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,8 @@ def live_worker():
         yield worker
     finally:
         worker.stop()
+        crashes = worker.crashes()
         broker.stop()
         broker.remove()
         shutil.rmtree(workdir, ignore_errors=True)
+    assert not crashes, "agents crashed:\n" + "\n".join(crashes[:5])

@@ -113,6 +113,14 @@ class Worker:
             self.proc.kill()
             self.proc.wait()
 
+    def crashes(self) -> list[str]:
+        """Agents that crashed (Faust restarts them, but their batch is gone)."""
+        try:
+            return [line for line in self.log_path.read_text(errors="replace").splitlines()
+                    if "Crashed reason=" in line]
+        except OSError:
+            return []
+
     def log_tail(self, n: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
@@ -135,7 +143,11 @@ def start_broker() -> EmbeddedBroker:
 
 
 def _producer(bootstrap: str) -> KafkaProducer:
-    return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", max_request_size=4 * 1024 * 1024)
+    # reconnect within a second of a broker coming back (kafka-python backs off
+    # up to 30 s): a replay paused longer than the worker's idle threshold is,
+    # by design, over
+    return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", max_request_size=4 * 1024 * 1024,
+                         reconnect_backoff_max_ms=1000)
 
 
 def produce(bootstrap: str, values: list[bytes], topic: str = "posts", partition: int | None = None) -> None:
@@ -151,12 +163,14 @@ class Feed(threading.Thread):
     """Produces ``values`` a chunk at a time over about ``seconds``, in the
     background: input that keeps flowing while workers come and go.  ``sent``
     counts what the broker has acknowledged; ``hold``/``release`` pause it (while
-    the broker is away); ``join`` re-raises a failure."""
+    the broker is away), ``resumed_after`` is how long the first chunk after a
+    release took to be acknowledged; ``join`` re-raises a failure."""
 
     def __init__(self, bootstrap: str, values: list[bytes], seconds: float, topic: str = "posts"):
         super().__init__(daemon=True)
         self.bootstrap, self.values, self.seconds, self.topic = bootstrap, values, seconds, topic
         self.sent = 0
+        self.resumed_after: float | None = None
         self.error: BaseException | None = None
         self.flowing, self.parked = threading.Event(), threading.Event()
         self.flowing.set()
@@ -166,13 +180,17 @@ class Feed(threading.Thread):
             producer = _producer(self.bootstrap)
             step = max(1, int(len(self.values) / (self.seconds * 4)))
             for start in range(0, len(self.values), step):
+                released_at = None
                 if not self.flowing.is_set():
                     self.parked.set()
                     self.flowing.wait()
                     self.parked.clear()
+                    released_at = time.monotonic()
                 for value in self.values[start:start + step]:
                     producer.send(self.topic, value=value)
                 producer.flush()
+                if released_at is not None:
+                    self.resumed_after = time.monotonic() - released_at
                 self.sent = min(start + step, len(self.values))
                 time.sleep(0.25)
             producer.close()

@@ -2,6 +2,7 @@
 holds event time back, so its first records are not late however the
 partitions' reads interleave (the worker reads them in no particular order)."""
 import doctest
+import math
 
 from detectors import windows
 from detectors.platforms import PlatformShardCounter
@@ -53,6 +54,14 @@ def test_shard_counts_of_a_partition_read_late_are_not_late():
     minutes = shards.advance_to(T0 + 600)
     assert shards.late_posts == 0
     assert sum(m.posts for m in minutes if m.minute == T0) == 3
+
+
+def test_shard_progress_while_a_source_is_awaited_is_nothing_closed_yet():
+    # minute_of(-inf) is NaN: reported downstream as null, it crashed the platform agent
+    shards = PlatformShardCounter(sources=(0, 1))
+    shards.on_post("twitter", T0, "a", source=0, offset=0)
+    assert shards.advance() == []
+    assert shards.progress() == -math.inf
 
 
 def test_docstring_examples():
