@@ -61,8 +61,14 @@ def wait_for_history(workers: list[Worker], key: str, expected: list[list], time
     except AssertionError:
         live = live_history(workers, key) or []
         diff = [(e, l) for e, l in zip(settled, live) if e != l][:5]
+        late = []
+        for worker in workers:
+            try:
+                late.append(worker.metric("rasd_late_events_total", stage="tags"))
+            except OSError:  # a stopped or killed worker
+                continue
         raise AssertionError(f"{key}: live has {len(live)} minutes, backtest {len(expected)}; "
-                             f"first differences (backtest, live): {diff}") from None
+                             f"first differences (backtest, live): {diff}; late tag hits per worker: {late}") from None
 
 
 def wait_for_alerts(bootstrap: str, expected: list[dict], timeout: float) -> list[dict]:

@@ -16,8 +16,7 @@ pytestmark = pytest.mark.broker
 
 GROUP = "rasd-test"  # the harness's app id
 # a replay quiet this long with the broker up is over; twice the harness's 10 s,
-# so a producer slow to reconnect after the outage on a loaded machine is not
-# taken for the end of input (minutes lost so, seen once at load ~6)
+# so a producer starved of CPU on a loaded machine is not taken for the end of input
 IDLE_CLOSE_SECONDS = 20.0
 
 
@@ -44,10 +43,6 @@ def test_two_workers_equal_one_and_hand_over_without_loss(broker, start_worker):
     wait_for_alerts(broker.bootstrap, backtest_alerts(lines), 120)
 
 
-# in make soak until fixed: on main with the admission gate a busy tag's early one-post
-# minutes are sometimes missing (2 of 8 local runs, and fresh-clone CI) -- a held first
-# hit lost before the outage, cause not found yet
-@pytest.mark.soak
 def test_broker_outage_raises_ingest_stall_then_catches_up(broker, start_worker, workdir):
     config = workdir / "stall.toml"
     config.write_text("[outage]\nstall_after_seconds = 8.0\n", encoding="utf-8")
@@ -73,6 +68,9 @@ def test_broker_outage_raises_ingest_stall_then_catches_up(broker, start_worker,
     broker.start()
     feed.release()
     feed.join()
+    # a replay quiet for the idle threshold with the broker up is over by design:
+    # its later posts are late.  The outage itself must not count as quiet.
+    assert feed.resumed_after < IDLE_CLOSE_SECONDS / 2, f"the feed took {feed.resumed_after:.1f} s to resume"
 
     for key in busiest:
         wait_for_history([worker], key, expected_history(pipe, key), 180)
