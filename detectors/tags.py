@@ -202,8 +202,9 @@ class TagStage:
 
     ``states`` and ``held_hits`` (key -> encoded first hit of a tag not tracked
     yet) may be any mutable mappings (dicts in a backtest, Faust tables in the
-    worker, so held hits survive a restart too); ``dirty`` names the keys whose stored value must be
-    written back after a batch (a removed key is deleted from the mapping at once).
+    worker, so held hits survive a restart too); ``dirty`` names the keys whose
+    stored value must be written back after a batch (a removed key is deleted
+    from the mapping at once; a held hit is written and deleted at once).
     ``sources`` are the input partitions every partition's watermark waits for."""
 
     def __init__(self, config: TagStageConfig | None = None,
