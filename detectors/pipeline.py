@@ -36,12 +36,13 @@ from detectors.variants import VariantGrouper
 from detectors.windows import MINUTE
 
 
-def build_stages(config: DetectorConfig, partitions: int = 1, tag_states=None, shard_states=None):
+def build_stages(config: DetectorConfig, partitions: int = 1, tag_states=None, shard_states=None,
+                 held_hits=None):
     """The four stages, configured; shared by the backtest and the worker (which
     has ``partitions`` input partitions and passes its tables as the keyed
     stages' state mappings)."""
     sources = tuple(range(partitions))
-    tags = TagStage(config.tags, tag_states, sources)
+    tags = TagStage(config.tags, tag_states, sources, held_hits)
     shards = PlatformShardCounter(config.tags.allowed_lateness, config.platform_shards, shard_states, sources)
     platforms = PlatformStage(OutageDetector(config.outage), partitions)
     summaries = SummaryStage(VariantGrouper(config.official, config.variants),

@@ -45,7 +45,7 @@ import functools
 import heapq
 import itertools
 import math
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
 from detectors.alerts import Alert
@@ -200,13 +200,16 @@ class TagState:
 class TagStage:
     """Per-key windows and detection for the tags of one or more partitions.
 
-    ``states`` may be any mutable mapping (a dict in a backtest, a Faust table
-    in the worker); ``dirty`` names the keys whose stored value must be
-    written back after a batch (a removed key is deleted from the mapping at once).
+    ``states`` and ``held_hits`` (key -> encoded first hit of a tag not tracked
+    yet) may be any mutable mappings (dicts in a backtest, Faust tables in the
+    worker, so held hits survive a restart too); ``dirty`` names the keys whose
+    stored value must be written back after a batch (a removed key is deleted
+    from the mapping at once; a held hit is written and deleted at once).
     ``sources`` are the input partitions every partition's watermark waits for."""
 
     def __init__(self, config: TagStageConfig | None = None,
-                 states: MutableMapping[str, TagState] | None = None, sources: tuple[int, ...] = ()):
+                 states: MutableMapping[str, TagState] | None = None, sources: tuple[int, ...] = (),
+                 held_hits: MutableMapping[str, bytes] | None = None):
         self.config = config or TagStageConfig()
         self.sources = sources
         self.detector = EmergingDetector(self.config.emerging)
@@ -220,9 +223,10 @@ class TagStage:
         self.late_hits = 0
         self.duplicate_hits = 0
         self.evictions = 0
-        # per partition: key -> the encoded first hit of a tag not tracked yet,
-        # oldest first
-        self.candidates: dict[int, dict[str, bytes]] = {}
+        self.held_hits: MutableMapping[str, bytes] = held_hits if held_hits is not None else {}
+        # per partition: key -> event time of its held hit, oldest held first
+        # (in memory; ``rebuild_held`` makes it again from ``held_hits``)
+        self.candidates: dict[int, dict[str, float]] = {}
         self.forgotten_candidates = 0
         self._next_sweep: dict[int, float] = {}
         self._closed_before: dict[int, float] = {}
@@ -313,21 +317,24 @@ class TagStage:
         held = self.candidates.get(partition)
         if held is None:
             held = self.candidates[partition] = {}
-        raw = held.get(key)
-        if raw is None:
+        if key not in held:
+            held[key] = hit.created_at
             # a copy: the bytes orjson returns keep a 4 KiB buffer allocated
-            held[key] = bytes(memoryview(hit.to_wire()))
+            self.held_hits[key] = bytes(memoryview(hit.to_wire()))
             heapq.heappush(self.due.setdefault(partition, []), (hit.created_at, key))  # see _set_origin
             if len(held) > self.config.max_candidates / len(self.candidates):
                 drop = len(held) // 10 + 1
+                for forgotten in itertools.islice(held, drop):
+                    del self.held_hits[forgotten]
                 self.candidates[partition] = dict(itertools.islice(held.items(), drop, None))
                 self.forgotten_candidates += drop
             return None
-        first = TagHit.from_wire(raw)
+        first = TagHit.from_wire(self.held_hits[key])
         if first.source == hit.source and 0 <= hit.offset <= first.offset:
             self.duplicate_hits += 1
             return None
         del held[key]
+        del self.held_hits[key]
         state = self._admit(key, partition, first.created_at)
         if first.offset >= 0:
             state.sources[first.source] = first.offset
@@ -337,9 +344,9 @@ class TagStage:
     def _set_origin(self, key: str, partition: int) -> None:
         """The stage starts from its first hit applied, held ones included: a held
         hit is not applied, but would have been had its tag been tracked."""
-        raw = self.candidates.get(partition, {}).get(key)
-        if raw is not None:
-            self.origin = TagHit.from_wire(raw).created_at
+        at = self.candidates.get(partition, {}).get(key)
+        if at is not None:
+            self.origin = at
 
     def _admit(self, key: str, partition: int, now: float) -> TagState:
         if len(self.states) >= self.config.max_tags:
@@ -523,8 +530,9 @@ class TagStage:
             self._remove(key)
         held = self.candidates.get(partition)
         if held:
-            self.candidates[partition] = {key: raw for key, raw in held.items()
-                                          if TagHit.from_wire(raw).created_at >= horizon}
+            for key in [k for k, at in held.items() if at < horizon]:
+                del self.held_hits[key]
+            self.candidates[partition] = {key: at for key, at in held.items() if at >= horizon}
 
     def _cap_summaries(self, minutes: list[TagMinute]) -> list[TagMinute]:
         cap = self.config.max_summaries_per_minute
@@ -554,3 +562,25 @@ class TagStage:
                 self.pending.setdefault(state.partition, set()).add(key)
             for hit in state.inbox:
                 heapq.heappush(self.due.setdefault(state.partition, []), (hit.created_at, key))
+
+    def rebuild_held(self, partition_of: Callable[[str], int]) -> None:
+        """After recovery from a table (and ``rebuild_pending``): each partition's
+        held hits, oldest first by event time (the order they came in is lost).
+
+        >>> stage = TagStage(held_hits={})
+        >>> stage.on_hit(TagHit("k", "K", "p1", "a", 10.0, "twitter", "#K", offset=1))
+        >>> restarted = TagStage(held_hits=stage.held_hits)
+        >>> restarted.rebuild_pending(); restarted.rebuild_held(lambda key: 0)
+        >>> restarted.on_hit(TagHit("k", "K", "p2", "b", 230.0, "twitter", "#K", offset=2))
+        >>> _ = restarted.advance_to(300.0)
+        >>> restarted.states["k"].history
+        {0: [1, 1], 3: [1, 1]}
+        """
+        self.candidates.clear()
+        held = sorted((hit.created_at, hit.source, hit.offset, key)
+                      for key, hit in ((k, TagHit.from_wire(raw)) for k, raw in self.held_hits.items()))
+        for at, _, _, key in held:
+            partition = partition_of(key)
+            self.candidates.setdefault(partition, {})[key] = at
+            if self.origin is None:  # see _set_origin
+                heapq.heappush(self.due.setdefault(partition, []), (at, key))

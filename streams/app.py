@@ -160,6 +160,9 @@ def keyed_table(name: str, partitions: int, value_codec: str) -> KeyedTable:
 
 
 tag_table = keyed_table("tag-state", settings.partitions, "rasd-tag-state")
+# first hits of tags not tracked yet (encoded): held until a tag's second hit,
+# which may come after a restart
+held_table = keyed_table("tag-held", settings.partitions, "raw")
 shard_table = keyed_table("platform-shards", settings.partitions, "rasd-shard-state")
 stage_table = keyed_table("global-stages", 1, "rasd-json")
 # per tag/shard partition: each input source's newest event time.  Without it a
@@ -170,7 +173,8 @@ watermark_table = app.tables.add(PartitionTable(
     key_type=serialized_as("rasd-utf8"), value_type=serialized_as("rasd-json"), use_partitioner=True))
 
 tags, shards, platforms, summaries = build_stages(detector_config, settings.partitions,
-                                                  tag_states=tag_table, shard_states=shard_table)
+                                                  tag_states=tag_table, shard_states=shard_table,
+                                                  held_hits=held_table)
 board = AlertBoard()
 # wall-clock time each stage (and tag/shard partition) last received input
 last_wall: dict[str, float] = {}
@@ -429,6 +433,8 @@ async def after_summaries(alerts: list[Alert]) -> None:
 @tag_table.on_recover
 async def tags_recovered() -> None:
     tags.rebuild_pending()
+    # every table is recovered before any on_recover callback runs
+    tags.rebuild_held(lambda key: key_partition(key, settings.partitions))
     restore_watermarks("tags", tags.watermarks, tags.config.allowed_lateness, tags.sources)
 
 

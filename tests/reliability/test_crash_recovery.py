@@ -4,13 +4,17 @@ by their source offsets), and the alert that was firing does not fire again."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone
 
 import orjson
 import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from detectors.text import canonical_key
 
 from tests.harness import ORGANIC, backtest_alerts, produce, read_alerts, scenario_lines, wait_for
-from tests.reliability.common import (FALLUJAH, expected_history, expire_members, reference, wait_for_alerts,
-                                      wait_for_history)
+from tests.reliability.common import (FALLUJAH, expected_history, expire_members, live_history, reference,
+                                      wait_for_alerts, wait_for_history)
 
 pytestmark = pytest.mark.broker
 
@@ -41,3 +45,57 @@ def test_kill_9_mid_stream_loses_nothing_and_refires_nothing(broker, start_worke
     # the same id; a second *episode* would be an extra id (caught above)
     assert firing[first_fire["id"]] >= 1
     assert worker.metric("rasd_duplicate_events_total", stage="tags") > 0, "nothing was replayed: no crash tested"
+
+
+def committed_to_end(bootstrap: str, group: str, topics: set[str]) -> bool:
+    """Every record of ``topics`` is behind the group's committed offsets: none
+    would be read again after a crash."""
+    # a consumer that never subscribes only reads the group's offsets
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        ends = consumer.end_offsets([TopicPartition(topic, p) for topic in topics
+                                     for p in consumer.partitions_for_topic(topic) or ()])
+        committed = {tp: consumer.committed(tp) or 0 for tp in ends}
+    finally:
+        consumer.close()
+    return bool(ends) and all(committed[tp] >= end for tp, end in ends.items())
+
+
+def once_tag_posts(start: float, n: int) -> list[bytes]:
+    return [orjson.dumps({"id": f"once-{start:.0f}-{i}", "platform": "twitter", "author": f"u{start:.0f}-{i}",
+                          "created_at": datetime.fromtimestamp(start + 3 * i, timezone.utc).isoformat(),
+                          "text": f"#مرة_{i} خبر", "lang": "ar"}) for i in range(n)]
+
+
+def test_a_first_hit_held_before_kill_9_counts_after_the_restart(broker, start_worker):
+    """Tags posted once before the crash, with their offsets committed (so no
+    replay brings the posts back), and again after the restart: the held first
+    hits come back from their changelog and every tag counts both posts."""
+    start = datetime(2016, 5, 22, 12, tzinfo=timezone.utc).timestamp()
+    before, after = once_tag_posts(start, 20), once_tag_posts(start + 300, 20)
+    pipe = reference(before + after)
+    keys = sorted(k for k in pipe.tags.states if k.startswith(canonical_key("مرة_")))
+    assert len(keys) == 20
+
+    worker = start_worker(extra_env={"RASD_COMMIT_INTERVAL_SECONDS": "0.5"})
+    produce(broker.bootstrap, before)
+    wait_for(lambda: worker.metric("rasd_held_tag_hits") == 20, 120, what="the first hits to be held")
+    wait_for(lambda: committed_to_end(broker.bootstrap, "rasd-test", {"posts", "tag-hits"}), 120,
+             what="the posts and their hits to be committed")
+    worker.kill()
+    expire_members(broker.bootstrap, "rasd-test")
+
+    worker.start()
+    produce(broker.bootstrap, after)
+    expected = {key: expected_history(pipe, key) for key in keys}
+
+    def all_counted():
+        live = {key: live_history([worker], key) for key in keys}
+        return live if live == expected else None
+
+    try:
+        wait_for(all_counted, 180, interval=2, what="every tag's live counts to equal the backtest's")
+    except AssertionError:
+        live = {key: live_history([worker], key) for key in keys}
+        raise AssertionError(f"backtest {expected[keys[0]]}, live {live[keys[0]]}; "
+                             f"{sum(live[k] != expected[k] for k in keys)} of {len(keys)} tags differ") from None
