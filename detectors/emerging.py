@@ -188,7 +188,12 @@ class EmergingDetector:
                 if evidence is not None:
                     alert.evidence = evidence()
         model.frozen = state.episode.firing
-        model.learn_one(minute, authors)
+        # a tag's first minute holds only the part after its birth: learnt, the
+        # under-count of a tag born rising (34 authors, then 180) widened its
+        # baseline so far that the rise never fired
+        born_in_it = state.first_seen is not None and minute <= state.first_seen < minute + 60.0
+        if not born_in_it:
+            model.learn_one(minute, authors)
         return alert
 
     def _fire(self, state, at, minute, score, authors, expected, subject, evidence, partial) -> Alert:

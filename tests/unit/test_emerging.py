@@ -65,6 +65,17 @@ def test_tags_present_at_cold_start_are_not_judged_new():
     assert all(det.check_new_tag(state, f"u{i}", T0 + 10 * MIN + i, "#old") is None for i in range(50))
 
 
+def test_a_tag_born_rising_late_in_a_minute_fires_on_its_first_full_minute():
+    # before the warm-up (the new-tag rule is off) the per-minute model alone
+    # judges it: its birth minute (34 authors in its last 11 s) was learnt and
+    # the next minute's 180 authors scored 3.3
+    det = EmergingDetector()
+    state = det.new_state("k", first_seen=T0 + 49, stage_origin=T0)
+    assert det.close_minute(state, T0, 34, "#k") is None
+    alert = det.close_minute(state, T0 + MIN, 180, "#k")
+    assert alert is not None and alert.status == "firing"
+
+
 def hits(key, authors, start, every=0.01):
     return [TagHit(key, key, f"{key}-{i}", a, start + every * i, "x", f"#{key}")
             for i, a in enumerate(authors)]
