@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 from detectors.alerts import Alert, Episode, severity_for
 from detectors.volume import CountAnomalyModel
-from detectors.windows import KMV
+from detectors.windows import KMV, minute_of
 
 
 @dataclass(slots=True)
@@ -191,7 +191,7 @@ class EmergingDetector:
         # a tag's first minute holds only the part after its birth: learnt, the
         # under-count of a tag born rising (34 authors, then 180) widened its
         # baseline so far that the rise never fired
-        born_in_it = state.first_seen is not None and minute <= state.first_seen < minute + 60.0
+        born_in_it = state.first_seen is not None and minute_of(state.first_seen) == minute
         if not born_in_it:
             model.learn_one(minute, authors)
         return alert

@@ -97,5 +97,7 @@ def test_a_first_hit_held_before_kill_9_counts_after_the_restart(broker, start_w
         wait_for(all_counted, 180, interval=2, what="every tag's live counts to equal the backtest's")
     except AssertionError:
         live = {key: live_history([worker], key) for key in keys}
-        raise AssertionError(f"backtest {expected[keys[0]]}, live {live[keys[0]]}; "
-                             f"{sum(live[k] != expected[k] for k in keys)} of {len(keys)} tags differ") from None
+        differ = [k for k in keys if live[k] != expected[k]]
+        shown = (differ or keys)[0]
+        raise AssertionError(f"{len(differ)} of {len(keys)} tags differ; {shown}: backtest "
+                             f"{expected[shown]}, live {live[shown]}") from None
