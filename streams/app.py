@@ -5,13 +5,16 @@
       └────────────► platform-hits (key: platform/shard) ──shards──► platform-minutes ──platforms──► alerts
     bad input ──► posts-dlq (original bytes, reason in headers)
 
-Agents are thin: each calls the same stage objects, in the same order, as
+Posts are read in batches by a plain consumer group (``streams.ingest``:
+Faust's per-message cost is far above a post's); everything downstream is a
+Faust agent.  Agents are thin: each calls the same stage objects, in the same order, as
 ``detectors.pipeline.Pipeline`` does in a backtest.  State lives in Faust
 tables (changelog-backed); the pure stages use the tables as their mappings.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from pathlib import Path
@@ -37,6 +40,7 @@ from streams import fetch_pacing, kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
+from streams.ingest import Batch, PostsConsumer, interleaved, json_arrays
 from streams.mutes import ACTIONS, MuteStore
 
 
@@ -244,54 +248,74 @@ def restore_watermarks(stage: str, watermarks: dict[int, Watermark], lateness: f
 
 
 # -- agents -------------------------------------------------------------------
-@app.agent(posts_topic)
-async def ingest(stream):
+async def ingest(batch: Batch) -> list[asyncio.Future]:
     """Validate posts; forward their tag hits and platform counts, batched per
     destination partition (one message per partition per batch: Kafka's cost is
-    per message, and per-key order within a partition is kept)."""
-    partitions = settings.partitions
-    async for events in stream.take_events(500, within=0.05):
-        started = time.perf_counter()
-        now = time.time()
-        newest = -math.inf
-        hit_batches: dict[int, list] = {}
-        platform_batches: dict[int, list] = {}
-        per_platform: dict[str, int] = {}  # counted once per batch: a labelled inc costs 3-8 us
-        for event in events:
-            raw, message = event.value, event.message
-            try:
-                post = parse_post(raw, now)
-            except InvalidPost as exc:
-                await reject(raw, exc.reason, exc.detail, message)
-                continue
-            except Exception as exc:  # a bug must not lose the message or stop the worker
-                await reject(raw, "processing_error", repr(exc)[:300], message)
-                continue
-            for hit in hits_of(post, message.partition, message.offset):
-                hit_batches.setdefault(key_partition(hit.key, partitions), []).append(hit.to_wire())
-            shard = shard_key(post.platform, post.author, shards.shards)
-            platform_batches.setdefault(key_partition(shard, partitions), []).append(
-                orjson.dumps([post.platform, post.created_at, post.author, message.partition, message.offset]))
-            per_platform[post.platform] = per_platform.get(post.platform, 0) + 1
-            newest = max(newest, post.created_at)
-        for platform, count in per_platform.items():
-            metrics.POSTS_INGESTED.labels(platform_label(platform)).inc(count)
-        for partition, wires in hit_batches.items():
-            await tag_hits_topic.send(value=b"[" + b",".join(wires) + b"]", partition=partition)
-        for partition, wires in platform_batches.items():
-            await platform_hits_topic.send(value=b"[" + b",".join(wires) + b"]", partition=partition)
-        if newest > -math.inf:
-            ingest_watermark[0] = max(ingest_watermark[0], newest)
-            metrics.WATERMARK.set(ingest_watermark[0])
-            metrics.record_lag("ingest", newest)
-        last_wall["posts"] = now
-        metrics.LAST_MESSAGE.set(now)
-        metrics.DETECTOR_DURATION.labels("ingest").observe(time.perf_counter() - started)
+    per message, and per-key order within a partition is kept).  Returns the
+    delivery futures of everything sent, for the offsets to wait on."""
+    started = time.perf_counter()
+    now = time.time()
+    newest = -math.inf
+    hit_batches: dict[int, list] = {}
+    platform_batches: dict[int, list] = {}
+    per_platform: dict[str, int] = {}  # counted once per batch: a labelled inc costs 3-8 us
+    sent: list[asyncio.Future] = []
+    for message in interleaved(batch):
+        raw = message.value
+        try:
+            post = parse_post(raw, now)
+        except InvalidPost as exc:
+            sent.append(await reject(raw, exc.reason, exc.detail, message))
+            continue
+        except Exception as exc:  # a bug must not lose the message or stop the worker
+            sent.append(await reject(raw, "processing_error", repr(exc)[:300], message))
+            continue
+        for hit in hits_of(post, message.partition, message.offset):
+            hit_batches.setdefault(tag_partition(hit.key), []).append(hit.to_wire())
+        shard = shard_key(post.platform, post.author, shards.shards)
+        platform_batches.setdefault(tag_partition(shard), []).append(
+            orjson.dumps([post.platform, post.created_at, post.author, message.partition, message.offset]))
+        per_platform[post.platform] = per_platform.get(post.platform, 0) + 1
+        newest = max(newest, post.created_at)
+    for platform, count in per_platform.items():
+        metrics.POSTS_INGESTED.labels(platform_label(platform)).inc(count)
+    for topic, batches in ((tag_hits_topic, hit_batches), (platform_hits_topic, platform_batches)):
+        for partition, wires in batches.items():
+            for value in json_arrays(wires):
+                sent.append(await topic.send(value=value, partition=partition))
+    if newest > -math.inf:
+        ingest_watermark[0] = max(ingest_watermark[0], newest)
+        metrics.WATERMARK.set(ingest_watermark[0])
+        metrics.record_lag("ingest", newest)
+    last_wall["posts"] = now
+    metrics.LAST_MESSAGE.set(now)
+    metrics.DETECTOR_DURATION.labels("ingest").observe(time.perf_counter() - started)
+    return sent
 
 
-async def reject(raw: bytes, reason: str, detail: str, message) -> None:
+@functools.lru_cache(maxsize=1 << 16)
+def tag_partition(key: str) -> int:
+    """``key_partition`` for this worker's partition count (murmur2 in Python
+    costs microseconds; the same tags and shards come back all the time)."""
+    return key_partition(key, settings.partitions)
+
+
+posts_reader = PostsConsumer(settings, settings.topic_posts, ingest,
+                             session_timeout=app.conf.broker_session_timeout,
+                             heartbeat_interval=app.conf.broker_heartbeat_interval,
+                             rebalance_timeout=app.conf.broker_rebalance_timeout,
+                             max_poll_interval=app.conf.broker_max_poll_interval)
+
+
+@app.task
+async def read_posts() -> None:
+    await posts_topic.maybe_declare()
+    await posts_reader.run()
+
+
+async def reject(raw: bytes, reason: str, detail: str, message) -> asyncio.Future:
     metrics.DLQ_MESSAGES.labels(reason).inc()
-    await dlq_topic.send(value=raw, headers=[
+    return await dlq_topic.send(value=raw, headers=[
         ("rasd-reason", reason.encode()), ("rasd-detail", detail.encode("utf-8", "replace")),
         ("rasd-source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
     ])
@@ -469,7 +493,8 @@ async def close_idle_windows() -> None:
     """
     now = time.time()
     idle = settings.idle_close_seconds
-    if not kafka_client.fetched_since(app, INPUT_TOPICS, now - idle / 2):
+    if not (kafka_client.fetched_since(app, INPUT_TOPICS, now - idle / 2)
+            and posts_reader.caught_up(now - idle / 2)):
         input_unseen_at[0] = now
     for stage, marks in (("tags", tags.watermarks), ("shards", shards.watermarks)):
         for partition, mark in marks.items():
@@ -524,8 +549,9 @@ async def close_idle_windows() -> None:
 
 
 LIVE_HORIZON_SECONDS = 300.0
-INPUT_TOPICS = {settings.topic_posts, settings.topic_tag_hits, settings.topic_platform_hits,
-                settings.topic_tag_minutes, settings.topic_platform_minutes}
+# what Faust's consumer reads (posts: posts_reader)
+INPUT_TOPICS = {settings.topic_tag_hits, settings.topic_platform_hits, settings.topic_tag_minutes,
+                settings.topic_platform_minutes}
 
 
 def quiet_since(seen: float) -> float:

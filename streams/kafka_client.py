@@ -40,6 +40,8 @@ Kafka-protocol broker.  Three corrections to the clients, installed once by
 
 ``fetched_since`` tells whether the broker has recently answered a fetch for
 every input partition the worker owns: quiet input counts as idle only then.
+``polled_since`` and ``read_to_end`` ask the same of a plain aiokafka consumer
+(``streams.ingest``).
 """
 from __future__ import annotations
 
@@ -107,14 +109,30 @@ _resume_clearing_only_after_suspend.clears_only_after_suspend = True
 
 def fetched_since(app, topics: set[str], since: float) -> bool:
     """Has the broker answered a fetch, after ``since`` (epoch seconds), for each
-    partition of ``topics`` this worker owns?  Not during a broker outage, nor a
-    rebalance, nor a backlog (aiokafka fetches a partition again only once its
-    buffered records are taken)."""
+    partition of ``topics`` Faust's consumer owns?  Not during a broker outage,
+    nor a rebalance, nor a backlog (aiokafka fetches a partition again only once
+    its buffered records are taken)."""
     if app.rebalancing:
         return False
     try:
-        consumer = app.consumer._thread._ensure_consumer()
-        owned = [tp for tp in consumer.assignment() if tp.topic in topics]
-        return all((consumer.last_poll_timestamp(tp) or 0) / 1000 >= since for tp in owned)
+        return polled_since(app.consumer._thread._ensure_consumer(), topics, since)
     except (AttributeError, KeyError, RuntimeError, errors.IllegalStateError):
         return False  # not started, or the consumer thread is changing the assignment
+
+
+def polled_since(consumer, topics: set[str], since: float) -> bool:
+    """``fetched_since`` for one aiokafka consumer."""
+    owned = [tp for tp in consumer.assignment() if tp.topic in topics]
+    return all((consumer.last_poll_timestamp(tp) or 0) / 1000 >= since for tp in owned)
+
+
+def read_to_end(consumer) -> bool:
+    """Has ``consumer`` handed out every record up to each assigned partition's
+    highwater (as of its last fetch)?  aiokafka moves a partition's position
+    when ``getmany`` returns its records, not when they are fetched."""
+    assignment = consumer._subscription.subscription.assignment
+    for tp in consumer.assignment():
+        state = assignment.state_value(tp)
+        if not state.has_valid_position or state.highwater is None or state.highwater > state.position:
+            return False
+    return True

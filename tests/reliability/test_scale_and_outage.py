@@ -8,13 +8,14 @@ import time
 
 import pytest
 
+from streams.ingest import group_id
 from tests.harness import ORGANIC, Feed, backtest_alerts, read_alerts, scenario_lines, wait_for
 from tests.reliability.common import (FALLUJAH, expected_history, group_members, reference, wait_for_alerts,
                                       wait_for_history)
 
 pytestmark = pytest.mark.broker
 
-GROUP = "rasd-test"  # the harness's app id
+GROUP = group_id("rasd-test")  # the posts consumer's, for the harness's app id
 # a replay quiet this long with the broker up is over; twice the harness's 10 s,
 # so a producer starved of CPU on a loaded machine is not taken for the end of input
 IDLE_CLOSE_SECONDS = 20.0
