@@ -78,10 +78,11 @@ class PostsConsumer(ConsumerRebalanceListener):
             try:
                 await consumer.start()
                 while True:
-                    # held from the fetch on: a batch is never split by a rebalance
-                    async with self._batch_in_hand:
-                        batch = await next_batch(consumer)
-                        if batch:
+                    # not held while fetching: during a rebalance getmany waits for the
+                    # new assignment, which waits for on_partitions_revoked (a deadlock)
+                    batch = await next_batch(consumer)
+                    if batch:
+                        async with self._batch_in_hand:
                             await self._process(consumer, batch)
             except asyncio.CancelledError:
                 raise
