@@ -32,11 +32,13 @@ from streams.board import kafka_security
 
 log = logging.getLogger(__name__)
 
-# ≤ 500 posts from each partition per batch (~15 ms of work per partition): the
-# event loop (timers, web views, the other agents) is never held for long.
-# fetch_max_wait_ms also paces empty fetches (streams.fetch_pacing): an idle
-# consumer must not spin on a broker that answers them at once.
-PARTITION_RECORDS = 500
+# ≤ 125 posts from each partition per batch, ≤ 500 with 4 partitions (what the
+# Faust agent took): the event loop (timers, web views, the other agents) is
+# never held for long, and with 500 each the worker junk-flood test peaked at
+# 273 MiB instead of 218 (its cap is 250).  fetch_max_wait_ms also paces empty
+# fetches (streams.fetch_pacing): an idle consumer must not spin on a broker
+# that answers them at once.
+PARTITION_RECORDS = 125
 FETCH = {"max_partition_fetch_bytes": 4 * 1024 * 1024, "fetch_max_wait_ms": 100}
 
 MESSAGE_BYTES = 512 * 1024  # a forwarded message stays well under the producer's 4 MiB request limit
@@ -66,6 +68,7 @@ class PostsConsumer(ConsumerRebalanceListener):
         self.consumer: AIOKafkaConsumer | None = None
         self.assigned = False  # between an assignment and the next revocation
         self._batch_in_hand = asyncio.Lock()
+        self._settling: asyncio.Future | None = None  # the last batch's deliveries and commit
 
     async def run(self) -> None:
         """Forever; a broken connection restarts from the committed offsets."""
@@ -83,7 +86,11 @@ class PostsConsumer(ConsumerRebalanceListener):
                     batch = await next_batch(consumer)
                     if batch:
                         async with self._batch_in_hand:
-                            await self._process(consumer, batch)
+                            sent = await self.handle(batch)
+                            # a batch's deliveries and commit overlap the next batch's work:
+                            # waiting for them in turn left the worker idle half the time
+                            await self._settled()
+                            self._settling = asyncio.ensure_future(self._commit(consumer, batch, sent))
             except asyncio.CancelledError:
                 raise
             except KafkaError as exc:  # broker away or a send failed: read again what is not committed
@@ -91,10 +98,21 @@ class PostsConsumer(ConsumerRebalanceListener):
                 await asyncio.sleep(2.0)
             finally:
                 self.assigned = False
+                if self._settling is not None:  # not committed: read again
+                    self._settling.cancel()
+                    await asyncio.wait([self._settling])
+                    self._settling = None
                 await consumer.stop()
 
-    async def _process(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
-        await asyncio.gather(*await self.handle(batch))
+    async def _settled(self) -> None:
+        """Wait for the last batch to be delivered and committed (raises what its sends raised)."""
+        settling, self._settling = self._settling, None
+        if settling is not None:
+            await settling
+
+    @staticmethod
+    async def _commit(consumer: AIOKafkaConsumer, batch: Batch, sent: list[asyncio.Future]) -> None:
+        await asyncio.gather(*sent)
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         try:
             await consumer.commit(offsets)
@@ -104,8 +122,9 @@ class PostsConsumer(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self.assigned = False
-        async with self._batch_in_hand:  # let the batch in hand finish and commit
-            pass
+        async with self._batch_in_hand:  # let the batch in hand finish, be delivered and commit
+            if self._settling is not None:
+                await asyncio.wait([self._settling])
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.assigned = True

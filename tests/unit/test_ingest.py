@@ -101,13 +101,7 @@ def test_a_batch_is_committed_past_its_last_records_only_once_all_it_forwarded_i
                 commits.append((all(f.done() for f in delivered), offsets))
                 raise CommitFailedError("the group rebalanced")  # refused: the new owner reads again
 
-        async def handle(got):
-            assert got is batch
-            return delivered
-
-        posts = reader(None)
-        posts.handle = handle
-        processing = asyncio.create_task(posts._process(Consumer(), batch))
+        processing = asyncio.create_task(PostsConsumer._commit(Consumer(), batch, delivered))
         for future in delivered:
             await asyncio.sleep(0.01)
             assert commits == []
