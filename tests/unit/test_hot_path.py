@@ -117,3 +117,21 @@ def test_near_duplicate_clusters_are_scipys_connected_components(graph):
                                     directed=False)[1]
     labels = _components(n, left, right)
     assert all((labels[i] == labels[j]) == (expected[i] == expected[j]) for i in range(n) for j in range(n))
+
+
+def test_a_tag_state_encodes_as_its_plain_state_while_its_history_changes():
+    from detectors.records import TagHit
+    from detectors.tags import HISTORY_MINUTES, TagStage
+
+    stage = TagStage()
+    checked = 0
+    # past a day, so the oldest minutes also leave the history
+    for minute in range(HISTORY_MINUTES + 30):
+        for i in range(2 + minute % 3):
+            at = minute * 60.0 + 10 * i
+            stage.on_hit(TagHit("k", "K", f"p{minute}-{i}", f"a{i}", at, "twitter", "#K", offset=minute * 10 + i))
+        stage.advance()
+        for state in stage.states.values():
+            assert state.to_json() == orjson.dumps(state.to_state())
+            checked += 1
+    assert checked > HISTORY_MINUTES and len(stage.states["k"].history) == HISTORY_MINUTES
