@@ -38,8 +38,7 @@ def start_worker(broker, workdir):
     yield start
     for worker in workers:
         worker.stop()
-    crashes = [line for worker in workers for line in worker.crashes()]
-    assert not crashes, "agents crashed:\n" + "\n".join(crashes[:5])
+    assert_no_crashes([line for worker in workers for line in worker.crashes()])
 
 
 @pytest.fixture(scope="module")
@@ -63,4 +62,9 @@ def live_worker():
         broker.stop()
         broker.remove()
         shutil.rmtree(workdir, ignore_errors=True)
+    assert_no_crashes(crashes)
+
+
+def assert_no_crashes(crashes: list[str]) -> None:
+    """Every broker test also fails if an agent of its workers crashed."""
     assert not crashes, "agents crashed:\n" + "\n".join(crashes[:5])
