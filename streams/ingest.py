@@ -134,9 +134,11 @@ class PostsConsumer(ConsumerRebalanceListener):
         every partition this worker owns, and has the worker read each to its
         end?  Not before the group has assigned partitions, nor during a
         rebalance or a broker outage (quiet input the worker cannot see is not
-        quiet, it is unknown)."""
+        quiet, it is unknown), nor while what the last batch forwarded waits in
+        the producer's queue (behind changelog writes, say): the stages have not
+        seen it, and idle time counted from the batch closed their minutes early."""
         consumer = self.consumer
-        if consumer is None or not self.assigned:
+        if consumer is None or not self.assigned or (self._settling is not None and not self._settling.done()):
             return False
         try:
             return kafka_client.polled_since(consumer, {self.topic}, since) and kafka_client.read_to_end(consumer)

@@ -89,6 +89,17 @@ def test_not_caught_up_before_an_assignment_or_during_a_rebalance():
     assert reader(unsubscribed).caught_up(since=0.0) is False
 
 
+def test_not_caught_up_while_the_last_batch_is_not_delivered():
+    async def run():
+        posts = reader(FakeConsumer({0: (10_000, 50, 50)}))
+        posts._settling = asyncio.get_running_loop().create_future()
+        waiting = posts.caught_up(since=0.0)
+        posts._settling.set_result(None)
+        return waiting, posts.caught_up(since=0.0)
+
+    assert asyncio.run(run()) == (False, True)
+
+
 def test_a_batch_is_committed_past_its_last_records_only_once_all_it_forwarded_is_delivered():
     batch = {TopicPartition("posts", 0): [record(0, 4), record(0, 5)], TopicPartition("posts", 3): [record(3, 9)]}
 
