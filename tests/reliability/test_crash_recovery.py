@@ -83,7 +83,6 @@ def test_posts_read_again_after_kill_9_are_not_counted_twice(broker, start_worke
     worker.start()
     wait_for_history([worker], FALLUJAH, expected_history(pipe, FALLUJAH), 300)
     wait_for_alerts(broker.bootstrap, expected_alerts, 120)
-    # every post before the cut is counted by a platform shard once, so each comes back as a duplicate
     # each post before the cut comes back to its platform shard, older than its
     # watermark (late) or within the allowed lateness (a duplicate): never counted
     def read_again() -> float:
