@@ -120,6 +120,12 @@ class PostsConsumer(ConsumerRebalanceListener):
             # the group moved on: the partition's new owner reads these again
             log.info("commit of %s after a rebalance refused (%r)", offsets, exc)
 
+    def _delivering(self) -> bool:
+        """A batch is in hand (its sends queued, the one before it maybe still
+        settling: ``_settled`` lets go of it while waiting) or the last one has
+        not been delivered and committed."""
+        return self._batch_in_hand.locked() or (self._settling is not None and not self._settling.done())
+
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self.assigned = False
         async with self._batch_in_hand:  # let the batch in hand finish, be delivered and commit
@@ -138,7 +144,7 @@ class PostsConsumer(ConsumerRebalanceListener):
         the producer's queue (behind changelog writes, say): the stages have not
         seen it, and idle time counted from the batch closed their minutes early."""
         consumer = self.consumer
-        if consumer is None or not self.assigned or (self._settling is not None and not self._settling.done()):
+        if consumer is None or not self.assigned or self._delivering():
             return False
         try:
             return kafka_client.polled_since(consumer, {self.topic}, since) and kafka_client.read_to_end(consumer)

@@ -89,15 +89,17 @@ def test_not_caught_up_before_an_assignment_or_during_a_rebalance():
     assert reader(unsubscribed).caught_up(since=0.0) is False
 
 
-def test_not_caught_up_while_the_last_batch_is_not_delivered():
+def test_not_caught_up_while_a_batch_is_in_hand_or_not_delivered():
     async def run():
         posts = reader(FakeConsumer({0: (10_000, 50, 50)}))
         posts._settling = asyncio.get_running_loop().create_future()
         waiting = posts.caught_up(since=0.0)
         posts._settling.set_result(None)
-        return waiting, posts.caught_up(since=0.0)
+        async with posts._batch_in_hand:  # the next batch handled, its sends queued
+            in_hand = posts.caught_up(since=0.0)
+        return waiting, in_hand, posts.caught_up(since=0.0)
 
-    assert asyncio.run(run()) == (False, True)
+    assert asyncio.run(run()) == (False, False, True)
 
 
 def test_a_batch_is_committed_past_its_last_records_only_once_all_it_forwarded_is_delivered():
