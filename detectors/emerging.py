@@ -110,10 +110,10 @@ class EmergingDetector:
                       evidence: Callable[[], dict] | None = None) -> Alert | None:
         """Judge a young tag on its distinct authors since birth (called per hit)."""
         cfg = self.config
-        young = state.young_authors
-        if young is None:
+        young, first_seen = state.young_authors, state.first_seen
+        if young is None or first_seen is None:
             return None
-        age_minutes = (at - state.first_seen) / 60.0
+        age_minutes = (at - first_seen) / 60.0
         if age_minutes > cfg.young_minutes:
             state.young_authors = None
             return None
@@ -133,7 +133,7 @@ class EmergingDetector:
         alert = state.episode.update(at=at, active=True, calm=False, score=score, subject=subject,
                                      observed=authors, expected=expected, summary=summary,
                                      evidence=evidence() if evidence else None,
-                                     started_at=state.first_seen - state.first_seen % 60.0,
+                                     started_at=first_seen - first_seen % 60.0,
                                      severity=severity)
         state.score, state.expected = score, expected
         state.young_authors = None  # a tag is new only once

@@ -86,7 +86,7 @@ class MinuteBucket:
 
     __slots__ = ("posts", "authors", "top_authors", "cotags", "surfaces", "samples", "sample_posts")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.posts = 0
         self.authors = KMV(k=128)
         self.top_authors = TopK(16)
@@ -451,7 +451,7 @@ class TagStage:
                             closed_before = minute
                         alerts.extend(self._apply(state, hit))
             self._close_state(state, close_before, alerts, minutes)
-            if not state.inbox and not state.open and not state.emerging.episode.firing:
+            if keys is not None and not state.inbox and not state.open and not state.emerging.episode.firing:
                 keys.discard(key)
         if watermark >= self._next_sweep.get(partition, -math.inf):
             self._sweep_idle(partition, watermark)
@@ -574,7 +574,8 @@ class TagStage:
         self.watermarks.clear()  # the worker restores them (its watermark table)
         # the warm-up goes on from the earliest birth among the recovered tags (a
         # rebalance or restart early in a stream must not end it)
-        births = [s.emerging.first_seen for s in self.states.values() if s.last_seen]
+        births = [s.emerging.first_seen for s in self.states.values()
+                  if s.last_seen and s.emerging.first_seen is not None]
         if births:
             self.origin = min(births) if self.origin is None else min(self.origin, *births)
         for key, state in self.states.items():
