@@ -9,11 +9,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RASD_WEB_PORT=6066
 
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml setup.py ./
 COPY streams ./streams
 COPY detectors ./detectors
 COPY scenarios ./scenarios
-RUN pip install . \
+# a C compiler only while installing: setup.py compiles the per-post detectors
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && pip install . \
+ && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /home/rasd rasd \
  && install -d -o rasd -g rasd "$RASD_DATA_DIR"
 

@@ -17,9 +17,11 @@ setup: $(STAMP) .tools/docker-compose
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
 	fi
 
-$(STAMP): pyproject.toml
+# setup.py compiles the per-post detector modules in place: rebuilt whenever one changes
+$(STAMP): pyproject.toml setup.py $(wildcard detectors/*.py)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	rm -f detectors/*.so *__mypyc.*.so
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
@@ -39,4 +41,4 @@ soak: setup
 	$(PY) -m pytest -m soak -p no:cacheprovider -q -rs
 
 clean:
-	rm -rf $(VENV) .tools
+	rm -rf $(VENV) .tools build detectors/*.so *__mypyc.*.so

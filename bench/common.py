@@ -63,8 +63,11 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    import detectors.tags
+
+    build = "source" if detectors.tags.__file__.endswith(".py") else "compiled with mypyc"
     return (f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}, load average {load:.1f}")
+            f"{platform.system()} {platform.release()}, load average {load:.1f}, detectors {build}")
 
 
 def rss_mb(pid: int | str = "self", peak: bool = False) -> float:

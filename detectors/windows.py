@@ -22,6 +22,8 @@ import functools
 import hashlib
 from collections.abc import Iterable
 
+from mypy_extensions import mypyc_attr
+
 MINUTE = 60.0
 HASH_SPACE = float(1 << 64)
 
@@ -301,6 +303,7 @@ class GatedMinutes:
         return minutes
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the summary stage is not compiled
 class GatedStage:
     """A global stage fed per minute through ``GatedMinutes``: subclasses
     judge released minutes in ``close_until``."""

@@ -2,6 +2,7 @@
 and plain Kafka clients to feed and read topics.  No mocks."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +22,18 @@ from streams.embedded import EmbeddedBroker, ensure_topics, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TOPIC_PARTITIONS = 4
+
+
+def source_module(module: types.ModuleType) -> types.ModuleType:
+    """A fresh copy of ``module`` run from its ``.py`` source, even when the
+    imported one is compiled (``setup.py``): doctest finds no examples in a
+    compiled module."""
+    path = Path(module.__file__).with_name(module.__name__.rsplit(".", 1)[-1] + ".py")
+    spec = importlib.util.spec_from_file_location(module.__name__ + "_source", path)
+    copy = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = copy  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(copy)
+    return copy
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):

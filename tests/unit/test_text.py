@@ -19,6 +19,7 @@ from detectors.text import (
     normalize_text,
     tag_tokens,
 )
+from tests.harness import source_module
 
 # shared/ sits beside the repository checkout.
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
@@ -258,7 +259,7 @@ def test_display_tag() -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(text)
+    result = doctest.testmod(source_module(text))
     assert result.attempted > 0
     assert result.failed == 0
 

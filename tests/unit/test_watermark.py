@@ -9,6 +9,7 @@ from detectors.platforms import PlatformShardCounter
 from detectors.records import TagHit
 from detectors.tags import TagStage
 from detectors.windows import Watermark
+from tests.harness import source_module
 
 T0 = 1_463_875_200.0  # a minute boundary
 
@@ -65,5 +66,5 @@ def test_shard_progress_while_a_source_is_awaited_is_nothing_closed_yet():
 
 
 def test_docstring_examples():
-    result = doctest.testmod(windows)
+    result = doctest.testmod(source_module(windows))
     assert result.attempted > 0 and result.failed == 0
