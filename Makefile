@@ -21,7 +21,7 @@ setup: $(STAMP) .tools/docker-compose
 $(STAMP): pyproject.toml setup.py $(wildcard detectors/*.py)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	rm -f detectors/*.so *__mypyc.*.so
+	rm -rf build detectors/*.so *__mypyc.*.so
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 

@@ -1,18 +1,26 @@
 """Rasd's detection logic: pure, event-time driven, no Kafka or Faust.
 
-The per-post modules may be compiled in place by ``setup.py`` (mypyc).  A
-compiled module is imported before its source, so one built before its source
-last changed would run old code: refuse that, loudly."""
+In a checkout, ``setup.py`` compiles the per-post modules in place (mypyc).  A
+compiled module is imported before its source, so a build older than the
+source would run old code: refuse that, loudly."""
 from pathlib import Path
 
 
 def _refuse_stale_builds() -> None:
     here = Path(__file__).parent
-    for built in here.glob("*.so"):
-        source = here / (built.name.split(".", 1)[0] + ".py")
-        if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
-            raise ImportError(f"detectors/{built.name} was compiled before {source.name} last changed: "
-                              "run `make setup` to rebuild it, or delete detectors/*.so to run the source")
+    if not (here.parent / "setup.py").exists():
+        return  # installed: built and copied together
+    modules = list(here.glob("*.so"))
+    # the code is in the shared library; a module's own .so is a stub that a rebuild may keep
+    built = modules + list(here.parent.glob("*__mypyc.*.so"))
+    if not modules:
+        return
+    built_at = max(path.stat().st_mtime for path in built)
+    for module in modules:
+        source = here / (module.name.split(".", 1)[0] + ".py")
+        if source.exists() and source.stat().st_mtime > built_at:
+            raise ImportError(f"detectors/{source.name} changed after the detectors were compiled: run "
+                              "`make setup` to rebuild them, or delete detectors/*.so to run the source")
 
 
 _refuse_stale_builds()

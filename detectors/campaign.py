@@ -56,7 +56,7 @@ import statistics
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -192,17 +192,18 @@ def _near_duplicate_labels(signatures: np.ndarray, threshold: float, num_perm: i
     bands, rows = _lsh_bands(threshold, num_perm)
     band_keys = signatures[:, :bands * rows].reshape(n, bands, rows).astype(np.uint64) @ _band_mixers(rows)
     positions = np.arange(n)
-    left, right = [], []
+    lefts: list[np.ndarray] = []
+    rights: list[np.ndarray] = []
     for keys in band_keys.T:
         order = np.argsort(keys, kind="stable")
         ordered = keys[order]
         starts = np.r_[True, ordered[1:] != ordered[:-1]]
         leader = order[np.maximum.accumulate(np.where(starts, positions, 0))]
         member = leader != order
-        left.append(leader[member])
-        right.append(order[member])
+        lefts.append(leader[member])
+        rights.append(order[member])
     # The same pair usually meets in several bands: check it once.
-    pairs = np.unique(np.concatenate(left) * n + np.concatenate(right))
+    pairs = np.unique(np.concatenate(lefts) * n + np.concatenate(rights))
     left, right = pairs // n, pairs % n
     similar = (signatures[left] == signatures[right]).mean(axis=1) >= threshold
     return _components(n, left[similar].tolist(), right[similar].tolist())
@@ -405,11 +406,11 @@ class CoordinationWindow:
         texts = list(posts_by_text)
         clusters: dict[int, list[str]] = defaultdict(list)
         if texts:
-            signatures = np.stack([self._texts[t].signature for t in texts])
+            signatures = np.stack([self._texts[t].signature for t in texts])  # type: ignore[misc]  # (every kept text has one)
             labels = _near_duplicate_labels(signatures, config.near_dup_jaccard, config.num_perm)
             for text, label in zip(texts, labels):
                 clusters[label].append(text)
-        templates = []
+        templates: list[dict[str, Any]] = []
         for members in clusters.values():
             posts = sum(posts_by_text[t] for t in members)
             accounts = len(set().union(*(authors_by_text[t] for t in members)))
@@ -541,6 +542,12 @@ class _Push(NamedTuple):
     folded: dict[str, dict]           # other coordinated tags whose posts are this push's
 
 
+def _signals(summary: TagMinute) -> dict:
+    """The campaign signals of a coordinated tag's minute (only those have them)."""
+    assert summary.coordination is not None
+    return summary.coordination
+
+
 class CampaignDetector:
     """Raises one ``counter_campaign`` alert per coordinated-push episode and
     names the watched tags it targets.  ``watched`` holds display tags.
@@ -626,17 +633,17 @@ class CampaignDetector:
         root = {}
         for key in coordinated:
             seen = [key]
-            while carrier.get(seen[-1]) is not None and carrier[seen[-1]] not in seen:
-                seen.append(carrier[seen[-1]])
+            while (next_key := carrier.get(seen[-1])) is not None and next_key not in seen:
+                seen.append(next_key)
             root[key] = seen[-1]
         hijacked: set[str] = set()
         pushes: dict[str, _Push] = {}
         # Tags measured on their own window first, then carriers seen only through others.
         order = sorted(coordinated, key=lambda k: (root[k] != k, k in self.watched,
-                                                   -coordinated[k].coordination["posts"], k))
+                                                   -_signals(coordinated[k])["posts"], k))
         for key in order:
             summary, pusher = coordinated[key], root[key]
-            coordination = summary.coordination
+            coordination = _signals(summary)
             if pusher == key:
                 if key in self.watched and (key in hijacked or key in self.hijacked_until):
                     continue  # the target of a push, not a push of its own
@@ -668,8 +675,9 @@ class CampaignDetector:
     @staticmethod
     def _shares(summary: TagMinute) -> dict[str, float]:
         """Share of the tag's window posts that also carry each top cotag."""
-        posts = max(summary.coordination["posts"], 1)
-        return {k: n / posts for k, n in summary.coordination["cotags"]}
+        signals = _signals(summary)
+        posts = max(signals["posts"], 1)
+        return {k: n / posts for k, n in signals["cotags"]}
 
     def _carrier(self, key: str, summary: TagMinute, coordinated: dict[str, TagMinute]) -> str | None:
         """The tag whose push this coordinated tag's posts belong to, if not its
@@ -749,7 +757,7 @@ class CampaignDetector:
     def _targets(self, summary: TagMinute, by_key: dict[str, TagMinute]) -> list[tuple[str, dict]]:
         """(canonical key, evidence entry) of each watched tag the coordinated tag targets."""
         config = self.config
-        coordination = summary.coordination
+        coordination = _signals(summary)
         # The window's top cotags, and the tag stage's for the minute in case a
         # watched tag is just below the window's top N.
         window_cotags, minute_cotags = dict(coordination["cotags"]), dict(summary.cotags)

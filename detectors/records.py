@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 
 import orjson
@@ -277,7 +277,7 @@ class TagMinute:
     coordination: dict | None = None
 
     def to_wire(self) -> bytes:
-        return orjson.dumps({name: getattr(self, name) for name in self.__slots__})
+        return orjson.dumps({name: getattr(self, name) for name in TAG_MINUTE_FIELDS})
 
     @classmethod
     def from_wire(cls, raw: bytes) -> "TagMinute":
@@ -288,6 +288,10 @@ class TagMinute:
         for name in ("surfaces", "top_authors", "cotags"):
             data[name] = [tuple(pair) for pair in data[name]]
         return cls(**data)
+
+
+# (a compiled dataclass has no ``__slots__`` to list them)
+TAG_MINUTE_FIELDS = tuple(f.name for f in fields(TagMinute))
 
 
 @dataclass(slots=True)
