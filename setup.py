@@ -1,8 +1,8 @@
 """Builds Rasd's per-post detector modules as C extensions with mypyc.
 
 Everything else is in ``pyproject.toml``.  The compiled modules are the same
-source, type-checked and translated: 1.5-2x faster per post (see
-docs/benchmarks.md).  ``RASD_PURE_PYTHON=1``, or a machine without a C
+source, type-checked and translated: ~1.45x the backtest's posts per
+CPU-second (see docs/benchmarks.md).  ``RASD_PURE_PYTHON=1``, or a machine without a C
 compiler, installs them as plain Python, with the same results.
 """
 import os
@@ -13,7 +13,8 @@ from setuptools import setup
 
 # the modules every post or tag hit goes through; the per-minute ones
 # (summaries, variants, outage) stay interpreted
-COMPILED = ["alerts", "campaign", "emerging", "pipeline", "platforms", "records", "tags", "text", "volume", "windows"]
+COMPILED = ["alerts", "campaign", "emerging", "pipeline", "platforms", "records", "tags", "text", "volume",
+            "windows"]
 
 
 def ext_modules() -> list:

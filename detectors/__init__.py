@@ -11,11 +11,10 @@ def _refuse_stale_builds() -> None:
     if not (here.parent / "setup.py").exists():
         return  # installed: built and copied together
     modules = list(here.glob("*.so"))
-    # the code is in the shared library; a module's own .so is a stub that a rebuild may keep
-    built = modules + list(here.parent.glob("*__mypyc.*.so"))
     if not modules:
         return
-    built_at = max(path.stat().st_mtime for path in built)
+    # the code is in the shared library; a module's own .so is a stub that a rebuild may keep
+    built_at = max(path.stat().st_mtime for path in modules + list(here.parent.glob("*__mypyc.*.so")))
     for module in modules:
         source = here / (module.name.split(".", 1)[0] + ".py")
         if source.exists() and source.stat().st_mtime > built_at:

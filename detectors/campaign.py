@@ -406,7 +406,8 @@ class CoordinationWindow:
         texts = list(posts_by_text)
         clusters: dict[int, list[str]] = defaultdict(list)
         if texts:
-            signatures = np.stack([self._texts[t].signature for t in texts])  # type: ignore[misc]  # (every kept text has one)
+            # (every text kept above has a signature)
+            signatures = np.stack([self._texts[t].signature for t in texts])  # type: ignore[misc]
             labels = _near_duplicate_labels(signatures, config.near_dup_jaccard, config.num_perm)
             for text, label in zip(texts, labels):
                 clusters[label].append(text)

@@ -62,7 +62,6 @@ BACKTEST = """
 import sys, orjson
 import detectors.tags
 from detectors.pipeline import run_lines
-from detectors.records import PlatformMinute, TagHit, TagMinute
 assert detectors.tags.__file__ == sys.argv[2], detectors.tags.__file__
 lines = sys.stdin.buffer.read().splitlines()
 sys.stdout.buffer.write(orjson.dumps([a.to_json() for a in run_lines(lines, now=float(sys.argv[1]))]))
@@ -80,8 +79,9 @@ def test_compiled_and_source_give_the_same_alerts(preset, tmp_path):
                     ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     lines = [orjson.dumps(post) for post in PRESETS[preset]().posts]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
-    source = subprocess.run([sys.executable, "-c", BACKTEST, str(NOW), str(tmp_path / "detectors" / "tags.py")], input=b"\n".join(lines),
-                            capture_output=True, env=env, cwd=tmp_path, check=True, timeout=600)
+    source = subprocess.run([sys.executable, "-c", BACKTEST, str(NOW), str(tmp_path / "detectors" / "tags.py")],
+                            input=b"\n".join(lines), capture_output=True, env=env, cwd=tmp_path, check=True,
+                            timeout=600)
     compiled = [a.to_json() for a in run_lines(lines, now=NOW)]
     assert compiled, "the scenario raised no alert: nothing compared"
     assert orjson.loads(source.stdout) == orjson.loads(orjson.dumps(compiled))
