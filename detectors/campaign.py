@@ -51,6 +51,7 @@ Two stages, so the expensive signals run only where they matter:
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import statistics
 from collections import Counter, defaultdict, deque
@@ -141,14 +142,19 @@ class _WindowHit(NamedTuple):
 
 class _Text:
     """A distinct normalised text of the window: how many hits hold it, one raw
-    example, and its MinHash signature (None when too short to compare)."""
+    example, and its word shingles (None when too short to compare), replaced
+    by their MinHash signature when the window's signals are next measured."""
 
-    __slots__ = ("refs", "example", "signature")
+    __slots__ = ("refs", "example", "shingles", "signature")
 
-    def __init__(self, example: str, signature: np.ndarray | None):
+    def __init__(self, example: str, shingles: list[bytes] | None):
         self.refs = 0
         self.example = example
-        self.signature = signature
+        self.shingles = shingles
+        self.signature: np.ndarray | None = None
+
+    def comparable(self) -> bool:
+        return self.shingles is not None or self.signature is not None
 
 
 @functools.lru_cache(maxsize=8)
@@ -163,19 +169,32 @@ def _lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return lsh.b, lsh.r
 
 
-def _signature(words: list[str], config: CampaignConfig, minhash: MinHash) -> np.ndarray:
-    """MinHash signature of the word shingles; ``minhash`` is scratch space
-    (cleared here: a fresh MinHash costs more than hashing a post's shingles)."""
-    k = config.shingle_words
-    shingles = {" ".join(words[i:i + k]).encode() for i in range(len(words) - k + 1)}
-    minhash.clear()
-    minhash.update_batch(list(shingles))
-    return minhash.hashvalues  # a new array each update: safe to keep
+def _shingles(words: list[str], k: int) -> list[bytes]:
+    return list({" ".join(words[i:i + k]).encode() for i in range(len(words) - k + 1)})
 
 
-def _scratch_minhash(num_perm: int) -> MinHash:
-    seed = _minhash_seed(num_perm)
-    return MinHash(num_perm=num_perm, permutations=seed.permutations, scheme=seed.scheme)
+# MurmurHash3's 32-bit finalizer, as datasketch mixes a hash before permuting it
+_FMIX32 = (16, np.uint32(0x85EBCA6B), 13, np.uint32(0xC2B2AE35), 16)
+
+
+def _signatures(shingle_sets: list[list[bytes]], num_perm: int) -> np.ndarray:
+    """MinHash signatures of non-empty shingle sets, one row each: the values of
+    datasketch's ``MinHash(num_perm, seed=1).update_batch(shingles)`` (its
+    affine32 scheme), for a minute's new texts in one numpy pass.  A MinHash
+    per text cost numpy's per-call overhead per post of a surging tag."""
+    a, b = _minhash_seed(num_perm).permutations
+    hashes = np.fromiter(
+        (int.from_bytes(hashlib.sha1(shingle).digest()[:4], "little")  # datasketch's sha1_hash32
+         for shingles in shingle_sets for shingle in shingles),
+        dtype=np.uint32, count=sum(len(shingles) for shingles in shingle_sets))
+    s1, m1, s2, m2, s3 = _FMIX32
+    hashes ^= hashes >> s1
+    hashes *= m1
+    hashes ^= hashes >> s2
+    hashes *= m2
+    hashes ^= hashes >> s3
+    starts = np.cumsum([0] + [len(shingles) for shingles in shingle_sets[:-1]])
+    return np.minimum.reduceat(hashes[:, None] * a + b, starts, axis=0)  # (uint32 arithmetic wraps)
 
 
 @functools.lru_cache(maxsize=8)
@@ -294,7 +313,6 @@ class CoordinationWindow:
         self._hits: deque[_WindowHit] = deque()
         self._texts: dict[str, _Text] = {}
         self._latest = -math.inf
-        self._minhash: MinHash | None = None  # scratch for _signature, made when first needed
 
     def __len__(self) -> int:
         return len(self._hits)
@@ -317,12 +335,10 @@ class CoordinationWindow:
             entry = self._texts.get(item.text)
             if entry is None:
                 words = item.text.split()
-                signature = None
+                shingles = None
                 if len(words) >= self.config.min_text_words:
-                    if self._minhash is None:
-                        self._minhash = _scratch_minhash(self.config.num_perm)
-                    signature = _signature(words, self.config, self._minhash)
-                entry = self._texts[item.text] = _Text(example, signature)
+                    shingles = _shingles(words, self.config.shingle_words)
+                entry = self._texts[item.text] = _Text(example, shingles)
             entry.refs += 1
         self._hits.append(item)
         self._latest = max(self._latest, item.created_at)
@@ -400,14 +416,20 @@ class CoordinationWindow:
         posts_by_text: Counter[str] = Counter()
         authors_by_text: dict[str, set[str]] = defaultdict(set)
         for h in originals:
-            if h.text and self._texts[h.text].signature is not None:
+            if h.text and self._texts[h.text].comparable():
                 posts_by_text[h.text] += 1
                 authors_by_text[h.text].add(h.author)
         texts = list(posts_by_text)
         clusters: dict[int, list[str]] = defaultdict(list)
         if texts:
-            # (every text kept above has a signature)
-            signatures = np.stack([self._texts[t].signature for t in texts])  # type: ignore[misc]
+            entries = [self._texts[t] for t in texts]
+            unsigned = [entry for entry in entries if entry.signature is None]
+            if unsigned:
+                # (every entry kept above has shingles)
+                for entry, signature in zip(unsigned, _signatures(
+                        [entry.shingles for entry in unsigned], config.num_perm)):  # type: ignore[misc]
+                    entry.signature, entry.shingles = signature, None
+            signatures = np.stack([entry.signature for entry in entries])  # type: ignore[misc]
             labels = _near_duplicate_labels(signatures, config.near_dup_jaccard, config.num_perm)
             for text, label in zip(texts, labels):
                 clusters[label].append(text)

@@ -555,3 +555,22 @@ def test_counter_campaign_preset():
     assert firing[0].at <= onset + 15 * 60
     assert presets.WATCHED_TAG in firing[0].related
     assert {d["author"] for d in firing[0].evidence["driving_accounts"]} <= set(campaign["accounts"])
+
+
+def test_batched_signatures_are_datasketchs_minhash():
+    """The window signs a minute's new texts in one pass; the values must be
+    datasketch's own, so clusters do not depend on how texts were batched."""
+    from datasketch import MinHash
+
+    from detectors.campaign import _shingles, _signatures
+
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(40)] + ["الفلوجه", "تتحرر", "ادعوا", "لاخوانكم"]
+    sets = [_shingles([rng.choice(words) for _ in range(rng.randint(5, 40))], 2) for _ in range(200)]
+    expected = []
+    for shingles in sets:
+        minhash = MinHash(num_perm=64, seed=1)
+        minhash.update_batch(shingles)
+        expected.append(minhash.hashvalues.tolist())
+    assert _signatures(sets, 64).tolist() == expected
+    assert _signatures(sets[7:8], 64).tolist() == expected[7:8]
