@@ -17,7 +17,7 @@ to a default.
 
 >>> cfg = DetectorConfig.from_dict({"watched": ["#a"], "emerging": {"fire_score": 7}})
 >>> cfg.watched, cfg.tags.emerging.fire_score
-(['#a'], 7)
+(['#a'], 7.0)
 """
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import regex
 
@@ -242,8 +243,8 @@ class VariantGrouper:
 
     def _ingest(self, minute: float, s: TagMinute) -> None:
         tag = self._tag(s.key, s.display)
-        surfaces = [[surface.lstrip("#＃"), count]
-                    for surface, count in s.surfaces[:_SURFACES_PER_MINUTE] if count > 0]
+        surfaces: list[list[Any]] = [[surface.lstrip("#＃"), count]
+                                     for surface, count in s.surfaces[:_SURFACES_PER_MINUTE] if count > 0]
         unattributed = s.posts - sum(count for _, count in surfaces)
         if unattributed > 0:
             surfaces.append([s.display.lstrip("#＃"), unattributed])
@@ -330,7 +331,7 @@ class VariantGrouper:
             return piece != token and self._df.get(piece, 0) >= whole
 
         # best[u][i]: (known chars, -pieces, start of last piece) for token[:i] with u unknown pieces
-        best: list[list[tuple | None]] = [[None] * (n + 1) for _ in range(2)]
+        best: list[list[tuple[int, int, int] | None]] = [[None] * (n + 1) for _ in range(2)]
         best[0][0] = (0, 0, -1)
         for i in range(_MIN_PIECE, n + 1):
             for j in range(0, i - _MIN_PIECE + 1):
@@ -342,15 +343,16 @@ class VariantGrouper:
                     if prev is None or target > 1:
                         continue
                     cand = (prev[0] + (i - j if known else 0), prev[1] - 1, j)
-                    if best[target][i] is None or cand[:2] > best[target][i][:2]:
+                    current = best[target][i]
+                    if current is None or cand[:2] > current[:2]:
                         best[target][i] = cand
-        options = [(u, best[u][n]) for u in (0, 1) if best[u][n] is not None]
-        u, end = max(options, key=lambda o: (o[1][0], -o[0], o[1][1]))
-        if end[1] > -2 or end[0] * 2 < n:
+        options = [(u, end) for u in (0, 1) if (end := best[u][n]) is not None]
+        u, last = max(options, key=lambda o: (o[1][0], -o[0], o[1][1]))
+        if last[1] > -2 or last[0] * 2 < n:
             return (token,)
         pieces, i = [], n
         while i > 0:
-            j = best[u][i][2]
+            j = cast(tuple[int, int, int], best[u][i])[2]  # (set on the best path)
             piece = token[j:i]
             pieces.append(piece)
             if not is_word(piece):

@@ -1,15 +1,12 @@
 """Watermarks over several input partitions: a partition not heard from yet
 holds event time back, so its first records are not late however the
 partitions' reads interleave (the worker reads them in no particular order)."""
-import doctest
 import math
 
-from detectors import windows
 from detectors.platforms import PlatformShardCounter
 from detectors.records import TagHit
 from detectors.tags import TagStage
 from detectors.windows import Watermark
-from tests.harness import source_module
 
 T0 = 1_463_875_200.0  # a minute boundary
 
@@ -63,8 +60,3 @@ def test_shard_progress_while_a_source_is_awaited_is_nothing_closed_yet():
     shards.on_post("twitter", T0, "a", source=0, offset=0)
     assert shards.advance() == []
     assert shards.progress() == -math.inf
-
-
-def test_docstring_examples():
-    result = doctest.testmod(source_module(windows))
-    assert result.attempted > 0 and result.failed == 0
