@@ -336,7 +336,8 @@ class CoordinationWindow:
             if entry is None:
                 words = item.text.split()
                 shingles = None
-                if len(words) >= self.config.min_text_words:
+                # (a text of fewer words than a shingle has no shingle to sign)
+                if len(words) >= max(self.config.min_text_words, self.config.shingle_words):
                     shingles = _shingles(words, self.config.shingle_words)
                 entry = self._texts[item.text] = _Text(example, shingles)
             entry.refs += 1

@@ -574,3 +574,11 @@ def test_batched_signatures_are_datasketchs_minhash():
         expected.append(minhash.hashvalues.tolist())
     assert _signatures(sets, 64).tolist() == expected
     assert _signatures(sets[7:8], 64).tolist() == expected[7:8]
+
+
+def test_texts_shorter_than_a_shingle_are_not_compared():
+    window = CoordinationWindow(CampaignConfig(min_text_words=1, shingle_words=3))
+    for i, text in enumerate(["نصر", "نصر قريب"] + ["ادعوا لاخوانكم في الفلوجه"] * 3):
+        window.add(TagHit("t", "t", str(i), f"a{i}", 60.0 + i, "twitter", text))
+    near = window.signals(120.0)["signals"]["near_duplicates"]
+    assert near["support"] == 3 and near["clusters"] == 1
