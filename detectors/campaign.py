@@ -51,7 +51,6 @@ Two stages, so the expensive signals run only where they matter:
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import statistics
 from collections import Counter, defaultdict, deque
@@ -182,18 +181,18 @@ def _signatures(shingle_sets: list[list[bytes]], num_perm: int) -> np.ndarray:
     datasketch's ``MinHash(num_perm, seed=1).update_batch(shingles)`` (its
     affine32 scheme), for a minute's new texts in one numpy pass.  A MinHash
     per text cost numpy's per-call overhead per post of a surging tag."""
-    a, b = _minhash_seed(num_perm).permutations
-    hashes = np.fromiter(
-        (int.from_bytes(hashlib.sha1(shingle).digest()[:4], "little")  # datasketch's sha1_hash32
-         for shingles in shingle_sets for shingle in shingles),
-        dtype=np.uint32, count=sum(len(shingles) for shingles in shingle_sets))
+    seed = _minhash_seed(num_perm)
+    a, b = seed.permutations
+    sizes = np.array([len(shingles) for shingles in shingle_sets])
+    hashes = np.fromiter((seed.hashfunc(shingle) for shingles in shingle_sets for shingle in shingles),
+                         dtype=np.uint32, count=int(sizes.sum()))
     s1, m1, s2, m2, s3 = _FMIX32
     hashes ^= hashes >> s1
     hashes *= m1
     hashes ^= hashes >> s2
     hashes *= m2
     hashes ^= hashes >> s3
-    starts = np.cumsum([0] + [len(shingles) for shingles in shingle_sets[:-1]])
+    starts = np.cumsum(sizes) - sizes
     return np.minimum.reduceat(hashes[:, None] * a + b, starts, axis=0)  # (uint32 arithmetic wraps)
 
 
@@ -426,7 +425,7 @@ class CoordinationWindow:
             entries = [self._texts[t] for t in texts]
             unsigned = [entry for entry in entries if entry.signature is None]
             if unsigned:
-                # (every entry kept above has shingles)
+                # (a comparable entry not signed yet has its shingles)
                 for entry, signature in zip(unsigned, _signatures(
                         [entry.shingles for entry in unsigned], config.num_perm)):  # type: ignore[misc]
                     entry.signature, entry.shingles = signature, None
