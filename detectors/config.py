@@ -15,9 +15,9 @@ fire_score = 6.0
 Unknown sections or fields are an error, so a typo never silently falls back
 to a default.
 
->>> cfg = DetectorConfig.from_dict({"watched": ["#a"], "emerging": {"fire_score": 7}})
+>>> cfg = DetectorConfig.from_dict({"watched": ["#a"], "emerging": {"fire_score": 7.5}})
 >>> cfg.watched, cfg.tags.emerging.fire_score
-(['#a'], 7.0)
+(['#a'], 7.5)
 """
 from __future__ import annotations
 

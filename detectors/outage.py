@@ -51,8 +51,8 @@ hour, which a drop to ``drop_ratio`` dwarfs.
 >>> alerts
 []
 >>> alerts = [a for m in range(86400, 87000, 60) for a in det.on_minute(m, counts(m, 0.02))]
->>> [(a.kind, a.subject, a.status, a.severity, (a.at - 86400) // 60) for a in alerts]
-[('outage', 'facebook', 'firing', 'critical', 3.0)]
+>>> [(a.kind, a.subject, a.status, a.severity, int((a.at - 86400) // 60)) for a in alerts]
+[('outage', 'facebook', 'firing', 'critical', 3)]
 >>> alerts = [a for m in range(87000, 87600, 60) for a in det.on_minute(m, counts(m))]
 >>> [(a.kind, a.status, a.evidence["duration_minutes"]) for a in alerts]
 [('outage', 'resolved', 10)]
