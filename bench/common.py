@@ -65,7 +65,7 @@ def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     import detectors.tags
 
-    build = "source" if detectors.tags.__file__.endswith(".py") else "compiled with mypyc"
+    build = "compiled with mypyc" if detectors.is_compiled(detectors.tags) else "source"
     return (f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
             f"{platform.system()} {platform.release()}, load average {load:.1f}, detectors {build}")
 

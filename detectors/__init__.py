@@ -4,6 +4,12 @@ In a checkout, ``setup.py`` compiles the per-post modules in place (mypyc).  A
 compiled module is imported before its source, so a build older than the
 source would run old code: refuse that, loudly."""
 from pathlib import Path
+from types import ModuleType
+
+
+def is_compiled(module: ModuleType) -> bool:
+    """Whether ``module`` was imported from its mypyc build, not its source."""
+    return not str(module.__file__).endswith(".py")
 
 
 def _refuse_stale_builds() -> None:

@@ -12,6 +12,7 @@ import sys
 import orjson
 import pytest
 
+from detectors import is_compiled
 from detectors.pipeline import run_lines
 from detectors.records import PlatformMinute, TagHit, TagMinute
 from scenarios.presets import PRESETS
@@ -27,10 +28,6 @@ def compiled_names() -> list[str]:
         if isinstance(node, ast.Assign) and node.targets[0].id == "COMPILED":
             return ast.literal_eval(node.value)
     raise AssertionError("setup.py has no COMPILED list")
-
-
-def is_compiled(module) -> bool:
-    return not module.__file__.endswith(".py")
 
 
 def test_the_listed_modules_are_the_compiled_ones():
