@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import math
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -112,6 +114,42 @@ def serialized_as(codec: str) -> type:
     return type(codec, (), {"_options": type("Options", (), {"serializer": codec}),
                             "from_data": staticmethod(lambda data, preferred_type=None: data)})
 
+class HeldHits(MutableMapping):
+    """The held first hits' table, whose deletions reach the changelog only at
+    the next write-back, after the state of the tag a hit was admitted to.  A
+    tombstone before that state, then a crash, would lose the first hit (its
+    post's offset committed long before)."""
+
+    def __init__(self, table):
+        self.table = table
+        self.deleted: set[str] = set()
+
+    def __getitem__(self, key: str) -> bytes:
+        if key in self.deleted:
+            raise KeyError(key)
+        return self.table[key]
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.deleted.discard(key)
+        self.table[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key in self.deleted or key not in self.table:
+            raise KeyError(key)
+        self.deleted.add(key)
+
+    def __iter__(self):
+        return (key for key in self.table if key not in self.deleted)
+
+    def __len__(self) -> int:
+        return len(self.table) - len(self.deleted)
+
+    def flush(self) -> None:
+        for key in self.deleted:
+            self.table.pop(key, None)
+        self.deleted.clear()
+
+
 kafka_client.install()
 fetch_pacing.install()  # before any consumer starts
 settings = Settings()
@@ -168,6 +206,7 @@ tag_table = keyed_table("tag-state", settings.partitions, "rasd-tag-state")
 # first hits of tags not tracked yet (encoded): held until a tag's second hit,
 # which may come after a restart
 held_table = keyed_table("tag-held", settings.partitions, "raw")
+held_hits = HeldHits(held_table)
 shard_table = keyed_table("platform-shards", settings.partitions, "rasd-shard-state")
 stage_table = keyed_table("global-stages", 1, "rasd-json")
 # per tag/shard partition: each input source's newest event time.  Without it a
@@ -179,7 +218,7 @@ watermark_table = app.tables.add(PartitionTable(
 
 tags, shards, platforms, summaries = build_stages(detector_config, settings.partitions,
                                                   tag_states=tag_table, shard_states=shard_table,
-                                                  held_hits=held_table)
+                                                  held_hits=held_hits)
 board = AlertBoard()
 # wall-clock time each stage (and tag/shard partition) last received input
 last_wall: dict[str, float] = {}
@@ -217,17 +256,51 @@ async def changelog_ebb() -> None:
         await buffer.flush_atmost(buffer.size - CHANGELOG_BACKLOG)
 
 
-async def persist(table, stage) -> None:
-    """Write back the values a batch changed (their changelog records), letting
-    the queue drain between chunks: closing a flood's minute changes tens of
-    thousands of tags at once."""
-    dirty = list(stage.dirty)
-    stage.dirty.clear()
-    for start in range(0, len(dirty), CHANGELOG_BACKLOG):
-        for key in dirty[start:start + CHANGELOG_BACKLOG]:
-            if key in stage.states:  # not evicted meanwhile
-                table[key] = stage.states[key]
+def write_back(table, stage, limit: int | None = None) -> None:
+    """Write (at most ``limit`` of) the states a stage changed since its last
+    write-back to their table (one changelog record each)."""
+    keys = list(itertools.islice(stage.dirty, limit))
+    stage.dirty.difference_update(keys)
+    for key in keys:
+        if key in stage.states:  # not evicted meanwhile
+            table[key] = stage.states[key]
+
+
+async def write_back_floods(table, stage) -> None:
+    """Write back now if a batch changed many states (closing a flood's minute
+    changes tens of thousands of tags at once), in chunks, letting the queue
+    drain between them; otherwise states are written back only before offsets
+    are committed (``CheckpointSensor``)."""
+    while len(stage.dirty) >= CHANGELOG_BACKLOG:
+        write_back(table, stage, CHANGELOG_BACKLOG)
         await changelog_ebb()
+    if stage is tags and len(held_hits.deleted) >= CHANGELOG_BACKLOG:  # a flood of junk tags forgotten
+        write_back(tag_table, tags)
+        held_hits.flush()
+        await changelog_ebb()
+
+
+class CheckpointSensor(faust.Sensor):
+    """Write the changed states back just before Faust commits offsets (it
+    flushes the producer, then commits).
+
+    A busy tag changes with every batch, and writing it back each time (its
+    whole state encoded, produced, stored by the broker) was a fifth of a
+    worker's CPU.  Written back once per commit, a changelog is never behind
+    the committed offsets: after a crash the replayed hits are those its
+    states have not counted (hits already counted are ignored by offset).  The
+    watermarks are written with them: one ahead of the states would call the
+    replayed hits late."""
+
+    def on_commit_initiated(self, consumer):
+        write_back(tag_table, tags)
+        held_hits.flush()
+        write_back(shard_table, shards)
+        persist_watermarks("tags", tags.watermarks)
+        persist_watermarks("shards", shards.watermarks)
+
+
+app.sensors.add(CheckpointSensor())
 
 
 def persist_watermarks(stage: str, watermarks: dict[int, Watermark]) -> None:
@@ -352,9 +425,8 @@ async def tag_agent(stream):
 
 
 async def after_tags(alerts: list[Alert], closed: dict[int, list[TagMinute]]) -> None:
-    """Persist, then report each partition's closed minutes and progress downstream."""
-    await persist(tag_table, tags)
-    persist_watermarks("tags", tags.watermarks)
+    """Report each partition's closed minutes and progress downstream."""
+    await write_back_floods(tag_table, tags)
     metrics.sync_counter(metrics.LATE_EVENTS, tags.late_hits, "tags")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, tags.duplicate_hits, "tags")
     metrics.sync_counter(metrics.TAG_EVICTIONS, tags.evictions)
@@ -397,8 +469,7 @@ async def shard_agent(stream):
 
 
 async def after_shards(closed: dict[int, list[PlatformMinute]]) -> None:
-    await persist(shard_table, shards)
-    persist_watermarks("shards", shards.watermarks)
+    await write_back_floods(shard_table, shards)
     metrics.sync_counter(metrics.LATE_EVENTS, shards.late_posts, "shards")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, shards.duplicate_posts, "shards")
     for partition, records in closed.items():
