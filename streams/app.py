@@ -114,6 +114,7 @@ def serialized_as(codec: str) -> type:
     return type(codec, (), {"_options": type("Options", (), {"serializer": codec}),
                             "from_data": staticmethod(lambda data, preferred_type=None: data)})
 
+
 class HeldHits(MutableMapping):
     """The held first hits' table, whose deletions reach the changelog only at
     the next write-back, after the state of the tag a hit was admitted to.  A
@@ -274,10 +275,12 @@ async def write_back_floods(table, stage) -> None:
     while len(stage.dirty) >= CHANGELOG_BACKLOG:
         write_back(table, stage, CHANGELOG_BACKLOG)
         await changelog_ebb()
-    if stage is tags and len(held_hits.deleted) >= CHANGELOG_BACKLOG:  # a flood of junk tags forgotten
-        write_back(tag_table, tags)
-        held_hits.flush()
-        await changelog_ebb()
+
+
+def write_back_tags() -> None:
+    """The tag states, then the held hits' deletions (``HeldHits``)."""
+    write_back(tag_table, tags)
+    held_hits.flush()
 
 
 class CheckpointSensor(faust.Sensor):
@@ -293,8 +296,7 @@ class CheckpointSensor(faust.Sensor):
     replayed hits late."""
 
     def on_commit_initiated(self, consumer):
-        write_back(tag_table, tags)
-        held_hits.flush()
+        write_back_tags()
         write_back(shard_table, shards)
         persist_watermarks("tags", tags.watermarks)
         persist_watermarks("shards", shards.watermarks)
@@ -427,6 +429,9 @@ async def tag_agent(stream):
 async def after_tags(alerts: list[Alert], closed: dict[int, list[TagMinute]]) -> None:
     """Report each partition's closed minutes and progress downstream."""
     await write_back_floods(tag_table, tags)
+    if len(held_hits.deleted) >= CHANGELOG_BACKLOG:  # a flood of junk tags forgotten
+        write_back_tags()
+        await changelog_ebb()
     metrics.sync_counter(metrics.LATE_EVENTS, tags.late_hits, "tags")
     metrics.sync_counter(metrics.DUPLICATE_EVENTS, tags.duplicate_hits, "tags")
     metrics.sync_counter(metrics.TAG_EVICTIONS, tags.evictions)
