@@ -582,3 +582,49 @@ def test_texts_shorter_than_a_shingle_are_not_compared():
         window.add(TagHit("t", "t", str(i), f"a{i}", 60.0 + i, "twitter", text))
     near = window.signals(120.0)["signals"]["near_duplicates"]
     assert near["support"] == 3 and near["clusters"] == 1
+
+
+@pytest.mark.parametrize("n, seed", [(1, 0), (2, 1), (40, 2), (300, 3)])
+def test_near_duplicate_clusters_join_texts_sharing_a_band_and_half_their_signature(n, seed):
+    """All bands are sorted in one numpy pass; the clusters are those of the plain
+    reading: in each LSH band a text is a candidate of the first text with the
+    same band (not of every such text: a bucket of k texts costs k - 1 checks),
+    joined to it if at least half the signature is equal, and labelled by the
+    first text of its connected component."""
+    import numpy as np
+
+    from detectors.campaign import _lsh_bands, _near_duplicate_labels
+
+    rng = np.random.default_rng(seed)
+    templates = rng.integers(0, 1 << 32, (max(n // 4, 1), 64), dtype=np.uint32)
+    signatures = templates[rng.integers(0, len(templates), n)]
+    rewritten = rng.random((n, 64)) < rng.choice([0.1, 0.4, 0.7], (n, 1))  # near, borderline, far
+    signatures = np.where(rewritten, rng.integers(0, 1 << 32, (n, 64), dtype=np.uint32), signatures)
+    bands, rows = _lsh_bands(0.5, 64)
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for k in range(bands):
+        first_with: dict[bytes, int] = {}
+        for b in range(n):
+            a = first_with.setdefault(signatures[b, k * rows:(k + 1) * rows].tobytes(), b)
+            if a != b and (signatures[a] == signatures[b]).mean() >= 0.5:
+                ra, rb = root(a), root(b)
+                parent[max(ra, rb)] = min(ra, rb)
+    expected = [root(i) for i in range(n)]
+    assert _near_duplicate_labels(signatures, 0.5, 64) == expected
+    assert n < 40 or len(set(expected)) < n  # some texts do cluster
+
+
+def test_ranked_lists_the_commonest_first_ties_by_name():
+    from detectors.campaign import _ranked
+
+    counts = Counter({"b": 3, "a": 3, "c": 5, "d": 1, "e": 3})
+    assert _ranked(counts, 2) == [["c", 5], ["a", 3]]
+    assert _ranked(counts, 4) == [["c", 5], ["a", 3], ["b", 3], ["e", 3]]
+    assert _ranked(counts, 10) == [["c", 5], ["a", 3], ["b", 3], ["e", 3], ["d", 1]]
+    assert _ranked(Counter(), 3) == []
