@@ -73,6 +73,12 @@ def produce_in_background(bootstrap: str, lines: list[bytes]) -> multiprocessing
     return proc
 
 
+def written_bytes(pid: int) -> int:
+    """Bytes a process has written so far (files and sockets alike)."""
+    return next(int(line.split()[1]) for line in Path(f"/proc/{pid}/io").read_text().splitlines()
+                if line.startswith("wchar:"))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -152,6 +158,7 @@ def measure(lines: list[bytes], workers: int, cap_seconds: float) -> dict:
         base = sum(ingested(procs))
         noida = broker_pid(str(broker.data_dir))
         cpu_before = [cpu_seconds(w.proc.pid) for w in procs] + [cpu_seconds(noida) if noida else 0.0]
+        written_before = written_bytes(noida) if noida else 0
         started = time.monotonic()
         producer = produce_in_background(broker.bootstrap, backlog)
         samples = []  # (seconds, produced, ingested, tag-hits lag)
@@ -170,11 +177,13 @@ def measure(lines: list[bytes], workers: int, cap_seconds: float) -> dict:
                 break
         cpu = [cpu_seconds(w.proc.pid) for w in procs] + [cpu_seconds(noida) if noida else 0.0]
         cpu_used = [after - before for before, after in zip(cpu_before, cpu)]
+        broker_written = written_bytes(noida) - written_before if noida else 0
         rss = [rss_mb(w.proc.pid) for w in procs]
         producer.join(30)
         offsets.close()
         return {"posts": len(backlog), "samples": samples, "produced_at": produced_at, "drained_at": drained_at,
-                "worker_cpu": sum(cpu_used[:-1]), "broker_cpu": cpu_used[-1], "rss": rss, "partitions": partitions}
+                "worker_cpu": sum(cpu_used[:-1]), "broker_cpu": cpu_used[-1], "broker_written": broker_written,
+                "seconds": samples[-1][0] if samples else 0.0, "rss": rss, "partitions": partitions}
     finally:
         for w in procs:
             w.stop()
@@ -239,6 +248,13 @@ def run(posts: int = 100_000, workers: tuple[int, ...] = (1, 2), data: Path | No
             note=f"{done:,.0f} posts ingested{' and detected' if drained else ''} in {result['worker_cpu']:.0f} "
                  f"worker CPU s (all stages); broker {result['broker_cpu']:.0f} CPU s "
                  f"({1e6 * result['broker_cpu'] / max(done, 1):.0f} us/post)"))
+        if result["seconds"]:
+            figures.append(Figure(
+                f"live, {n} worker(s): broker CPU while measured", result["broker_cpu"] / result["seconds"],
+                "cores", None,
+                note=f"the embedded broker wrote {result['broker_written'] / 1e9:.1f} GB in "
+                     f"{result['seconds']:.0f} s: noida-db rewrites its whole state as one JSON file "
+                     "back to back while data changes"))
     if 1 in rates and 2 in rates and rates[1]:
         figures.append(Figure("live scaling, 2 workers / 1", rates[2] / rates[1], "x", TARGET_SCALING,
                               note="one of the two workers got no posts partition" if 0 in partitions[2] else
