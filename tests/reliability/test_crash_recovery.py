@@ -43,7 +43,8 @@ def test_kill_9_mid_stream_loses_nothing_and_refires_nothing(broker, start_worke
     wait_for(lambda: any(a["id"] == first_fire["id"] for a in read_alerts(broker.bootstrap)),
              240, what="the first alert to fire before the crash")
     worker.kill()
-    committed, end = committed_and_end(broker.bootstrap, "rasd-test", "tag-hits")
+    offsets = committed_and_ends(broker.bootstrap, "rasd-test", {"tag-hits"})
+    committed, end = sum(c for c, _ in offsets.values()), sum(e for _, e in offsets.values())
     assert committed > 0, f"no tag-hits offset (of {end}) was committed before the kill: nothing to recover"
     expire_groups(broker.bootstrap)
 
@@ -103,12 +104,14 @@ def rewind(bootstrap: str, group: str, topic: str) -> None:
         consumer.close()
 
 
-def committed_and_end(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
-    """The group's committed offsets and the end offsets of ``topic``, summed over its partitions."""
+def committed_and_ends(bootstrap: str, group: str, topics: set[str]) -> dict[TopicPartition, tuple[int, int]]:
+    """Per partition of ``topics``: the group's committed offset (0 if none) and the end offset."""
+    # a consumer that never subscribes only reads the group's offsets
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()])
-        return sum(consumer.committed(tp) or 0 for tp in ends), sum(ends.values())
+        ends = consumer.end_offsets([TopicPartition(topic, p) for topic in topics
+                                     for p in consumer.partitions_for_topic(topic) or ()])
+        return {tp: (consumer.committed(tp) or 0, end) for tp, end in ends.items()}
     finally:
         consumer.close()
 
@@ -116,15 +119,8 @@ def committed_and_end(bootstrap: str, group: str, topic: str) -> tuple[int, int]
 def committed_to_end(bootstrap: str, group: str, topics: set[str]) -> bool:
     """Every record of ``topics`` is behind the group's committed offsets: none
     would be read again after a crash."""
-    # a consumer that never subscribes only reads the group's offsets
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        ends = consumer.end_offsets([TopicPartition(topic, p) for topic in topics
-                                     for p in consumer.partitions_for_topic(topic) or ()])
-        committed = {tp: consumer.committed(tp) or 0 for tp in ends}
-    finally:
-        consumer.close()
-    return bool(ends) and all(committed[tp] >= end for tp, end in ends.items())
+    offsets = committed_and_ends(bootstrap, group, topics)
+    return bool(offsets) and all(committed >= end for committed, end in offsets.values())
 
 
 def once_tag_posts(start: float, n: int) -> list[bytes]:
