@@ -59,6 +59,11 @@ def worker(loglevel: str = typer.Option("warn", help="Faust log level: crit, err
     """Run the Faust worker (settings from RASD_* environment variables)."""
     import gc
 
+    import mode.loop
+
+    # uvloop: the event loop's own work (scheduling, sockets) in C, a few % of
+    # a worker's CPU; chosen before the app exists, so Faust runs on it
+    mode.loop.use("uvloop")
     from streams.app import app
 
     # The worker holds many long-lived objects (tag state) that the cyclic GC

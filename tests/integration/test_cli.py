@@ -55,6 +55,12 @@ def test_trending_and_alerts_against_the_live_worker(live_worker):
     assert any(orjson.loads(line)["kind"] == "emerging" for line in alerts.stdout.splitlines())
 
 
+def test_the_worker_runs_on_uvloop(live_worker):
+    # only mode.loop.use("uvloop") loads it: nothing else the worker runs imports uvloop
+    maps = open(f"/proc/{live_worker.proc.pid}/maps").read()
+    assert "/uvloop/loop." in maps
+
+
 def test_variants_of_the_demo_summit_tag(tmp_path):
     demo = tmp_path / "demo.jsonl"
     assert rasd("generate", "demo", "--out", str(demo), "--rate", "80").returncode == 0
