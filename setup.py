@@ -11,11 +11,11 @@ import sys
 
 from setuptools import setup
 
-# the modules every post or tag hit goes through, and variant grouping (every
-# summarised tag, every minute); summaries, outage and config do little per
-# minute and stay interpreted
-COMPILED = ["alerts", "campaign", "emerging", "pipeline", "platforms", "records", "tags", "text", "variants",
-            "volume", "windows"]
+# the modules every post or tag hit goes through, and the summary stage with
+# variant grouping (every summarised tag, every minute); outage and config do
+# little per minute and stay interpreted
+COMPILED = ["alerts", "campaign", "emerging", "pipeline", "platforms", "records", "summaries", "tags", "text",
+            "variants", "volume", "windows"]
 
 
 def ext_modules() -> list:

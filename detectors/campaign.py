@@ -51,6 +51,7 @@ Two stages, so the expensive signals run only where they matter:
 from __future__ import annotations
 
 import functools
+import hashlib
 import heapq
 import math
 import statistics
@@ -173,6 +174,12 @@ def _shingles(words: list[str], k: int) -> list[bytes]:
     return list({" ".join(words[i:i + k]).encode() for i in range(len(words) - k + 1)})
 
 
+def _sha1_hash32(shingle: bytes) -> int:
+    """datasketch's ``sha1_hash32`` (MinHash's default hash), compiled here:
+    called per shingle of every new text of a surging tag."""
+    return int.from_bytes(hashlib.sha1(shingle).digest()[:4], "little")
+
+
 # MurmurHash3's 32-bit finalizer, as datasketch mixes a hash before permuting it
 _FMIX32 = (16, np.uint32(0x85EBCA6B), 13, np.uint32(0xC2B2AE35), 16)
 
@@ -185,7 +192,7 @@ def _signatures(shingle_sets: list[list[bytes]], num_perm: int) -> np.ndarray:
     seed = _minhash_seed(num_perm)
     a, b = seed.permutations
     sizes = np.array([len(shingles) for shingles in shingle_sets])
-    hashes = np.fromiter((seed.hashfunc(shingle) for shingles in shingle_sets for shingle in shingles),
+    hashes = np.fromiter((_sha1_hash32(shingle) for shingles in shingle_sets for shingle in shingles),
                          dtype=np.uint32, count=int(sizes.sum()))
     s1, m1, s2, m2, s3 = _FMIX32
     hashes ^= hashes >> s1

@@ -62,7 +62,9 @@ class TrendingBoard:
         return [_row(s) for s in self._ranked]
 
     def top(self, n: int = 10) -> list[dict]:
-        out = []
+        out: list[dict] = []
+        if self.minute is None:
+            return out
         # rows are built when the board is read, not every minute
         for rank, row in enumerate(map(_row, self._ranked[:n]), 1):
             spark = self.sparks.get(row["key"], ())

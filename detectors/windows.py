@@ -303,7 +303,8 @@ class GatedMinutes:
         return minutes
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # the summary stage is not compiled
+# its stages are compiled too, but their source modules (docstring examples) subclass it
+@mypyc_attr(allow_interpreted_subclasses=True)
 class GatedStage:
     """A global stage fed per minute through ``GatedMinutes``: subclasses
     judge released minutes in ``close_until``."""

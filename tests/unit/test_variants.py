@@ -1,6 +1,7 @@
 """Variant grouping and the fragmentation alert (issue 6)."""
 from __future__ import annotations
 
+import heapq
 import itertools
 import random
 from collections import Counter, defaultdict
@@ -332,3 +333,18 @@ def test_fragmentation_preset_fires_for_each_official_tag():
         top = [a["author"] for a in alert.evidence["top_accounts"][:6]]
         assert top[0] in label["media_offices"]
         assert len(set(top) & set(label["media_offices"])) >= 3
+
+
+def test_author_blocks_keep_the_busiest_authors_ties_in_arrival_order():
+    # the block's cut is heapq.nlargest's (busiest first, ties as they arrived)
+    rng = random.Random(7)
+    tag = variants._Tag("k", ("k",))
+    reference: dict[str, int] = {}
+    for minute in range(10):
+        top = [(f"a{rng.randrange(60)}", rng.randrange(1, 4)) for _ in range(10)]
+        tag.add_authors(minute * 60.0, [], top)
+        for author, count in top:
+            reference[author] = reference.get(author, 0) + count
+        if len(reference) > variants._AUTHORS_PER_BLOCK:
+            reference = dict(heapq.nlargest(variants._AUTHORS_PER_BLOCK, reference.items(), key=lambda kv: kv[1]))
+        assert list(tag.blocks[-1][2].items()) == list(reference.items())
