@@ -105,11 +105,15 @@ class Pipeline:
             return self.platforms.on_batch(0, self.shards.progress(), records)
         return []
 
+    def end_of_input(self) -> float:
+        """Event time by which every window of the input seen so far is closed."""
+        return self.max_event_time + self.config.tags.allowed_lateness + 2 * MINUTE
+
     def finish(self) -> list[Alert]:
         """End of input: close every open window and judge every pending minute."""
         if self.max_event_time == -math.inf:
             return []
-        end = self.max_event_time + self.config.tags.allowed_lateness + 2 * MINUTE
+        end = self.end_of_input()
         alerts = self._after_tags(*self.tags.advance_to(end))
         alerts.extend(self._after_shards(self.shards.advance_to(end)))
         alerts.extend(self.platforms.flush())

@@ -11,7 +11,6 @@ from detectors.config import DetectorConfig
 from detectors.pipeline import Pipeline
 from detectors.records import TagHit, TagMinute, hits_of, parse_post
 from detectors.tags import TagStage, TagStageConfig
-from detectors.windows import MINUTE
 from tests.harness import ORGANIC, scenario_lines
 
 
@@ -34,7 +33,7 @@ def backtest(lines: list[bytes], max_candidates: int) -> tuple[Pipeline, list[di
         for tag_hit in hits_of(post):
             stage.on_hit(tag_hit)
         minutes.extend(stage.advance()[1])
-    minutes.extend(stage.advance_to(pipe.max_event_time + config.tags.allowed_lateness + 2 * MINUTE)[1])
+    minutes.extend(stage.advance_to(pipe.end_of_input())[1])
     return pipe, alerts, minutes
 
 
