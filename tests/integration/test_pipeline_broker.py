@@ -1,10 +1,12 @@
 """The end-to-end pipeline against the real (embedded) Kafka-protocol broker."""
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from detectors.pipeline import Pipeline
 from detectors.text import canonical_key
@@ -128,3 +130,27 @@ def test_silent_input_raises_ingest_stall(broker, start_worker, workdir):
     assert stalls[0]["status"] == "firing"
     assert not [a for a in read_alerts(broker.bootstrap) if a["kind"] == "outage"]
     assert worker.metric("rasd_alerts_firing", kind="ingest_stall") == 1
+
+
+def test_posts_compressed_by_their_producer_are_read(broker, start_worker):
+    """Upstream producers often compress (Kafka Connect, Logstash and Beats
+    default to snappy or lz4): every codec Kafka has must be read."""
+    lines = scenario_lines("quiet_day", rate=20.0, hours=0.25)
+    codecs = ["gzip", "snappy", "lz4", "zstd"]
+    chunks = [lines[i::len(codecs)] for i in range(len(codecs))]
+
+    async def produce_compressed():
+        for codec, chunk in zip(codecs, chunks):
+            producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, compression_type=codec,
+                                        linger_ms=5)
+            await producer.start()
+            try:
+                await asyncio.gather(*[await producer.send("posts", value) for value in chunk])
+            finally:
+                await producer.stop()
+
+    asyncio.run(produce_compressed())
+    worker = start_worker()
+    wait_for(lambda: worker.metric("rasd_posts_ingested_total") == len(lines), 120,
+             what="every compressed post ingested")
+    assert worker.metric("rasd_dlq_messages_total") == 0
