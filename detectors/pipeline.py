@@ -37,7 +37,7 @@ from detectors.windows import MINUTE
 
 
 def build_stages(config: DetectorConfig, partitions: int = 1, tag_states=None, shard_states=None,
-                 held_hits=None):
+                 held_hits=None) -> tuple[TagStage, PlatformShardCounter, PlatformStage, SummaryStage]:
     """The four stages, configured; shared by the backtest and the worker (which
     has ``partitions`` input partitions and passes its tables as the keyed
     stages' state mappings)."""
@@ -54,6 +54,11 @@ def build_stages(config: DetectorConfig, partitions: int = 1, tag_states=None, s
 class Pipeline:
     def __init__(self, config: DetectorConfig | None = None):
         self.config = config or DetectorConfig()
+        # typed: the compiled pipeline calls into the stages natively
+        self.tags: TagStage
+        self.shards: PlatformShardCounter
+        self.platforms: PlatformStage
+        self.summaries: SummaryStage
         self.tags, self.shards, self.platforms, self.summaries = build_stages(self.config)
         self.stats = {"posts": 0, "hits": 0, "rejected": 0}
         self.rejects: dict[str, int] = {}

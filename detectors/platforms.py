@@ -113,7 +113,8 @@ class PlatformShardCounter:
         if slot is None:
             slot = state.open[minute] = [0, KMV(128)]
         slot[0] += 1
-        slot[1].add_hash(author_hash)
+        authors: KMV = slot[1]  # (typed: a native call, not a method looked up by name)
+        authors.add_hash(author_hash)
         pending = self.pending.get(partition)
         if pending is None:
             pending = self.pending[partition] = set()

@@ -112,7 +112,12 @@ class TopK:
         elif len(counts) < self.capacity:
             counts[item] = n
         else:
-            victim = min(counts, key=counts.__getitem__)
+            # the first tracked item with the least count (as min() with a key
+            # function finds it, without calling the key once per item)
+            least = min(counts.values())
+            for victim, count in counts.items():
+                if count == least:
+                    break
             counts[item] = counts.pop(victim) + n
 
     def top(self, n: int) -> list[tuple[str, int]]:

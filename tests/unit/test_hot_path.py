@@ -26,6 +26,21 @@ def test_fast_time_parse_matches_fromisoformat(moment):
     assert parse_time(value, "t") == reference_time(value)
 
 
+def test_read_times_are_remembered_within_a_bound():
+    from detectors import records
+
+    first = parse_time("2016-05-22T10:00:05Z", "t")
+    assert parse_time("2016-05-22T10:00:05Z", "t") == first == reference_time("2016-05-22T10:00:05Z")
+    for second in range(2 * records.PARSED_TIMES_CACHED):
+        value = f"2016-05-22T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+        assert parse_time(value, "t") == reference_time(value)
+        assert len(records._parsed_times) <= records.PARSED_TIMES_CACHED
+    with pytest.raises(InvalidPost):  # a refused time is refused again, not remembered
+        parse_time("2016-02-30T10:00:00Z", "t")
+    with pytest.raises(InvalidPost):
+        parse_time("2016-02-30T10:00:00Z", "t")
+
+
 @pytest.mark.parametrize("value", ["2016-05-22T23:59:60Z", "2016-02-30T10:00:00Z", "2016-05-22T25:00:00Z",
                                    "2016/05/22T10:00:00Z", "2016-05-22T10:00:5xZ", "2016-05-22T10:00:٥٥Z"])
 def test_fast_time_parse_rejects_what_fromisoformat_rejects(value):
