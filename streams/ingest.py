@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from streams import kafka_client
+from streams import kafka_client, metrics
 from streams.board import kafka_security
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class PostsConsumer(ConsumerRebalanceListener):
             except asyncio.CancelledError:
                 raise
             except KafkaError as exc:  # broker away or a send failed: read again what is not committed
+                metrics.POSTS_READ_ERRORS.labels(type(exc).__name__).inc()
                 log.warning("reading %s failed (%r); restarting from the committed offsets", self.topic, exc)
                 await asyncio.sleep(2.0)
             finally:

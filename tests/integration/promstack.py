@@ -30,6 +30,7 @@ AM_CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 WORKER_METRICS = {
     "rasd_posts_ingested_total": "counter",
     "rasd_dlq_messages_total": "counter",
+    "rasd_posts_read_errors_total": "counter",
     "rasd_alerts_fired_total": "counter",
     "rasd_alerts_resolved_total": "counter",
     "rasd_alerts_firing": "gauge",

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from detectors.pipeline import Pipeline
 from detectors.text import canonical_key
-from tests.harness import (ORGANIC, alert_keys, backtest_alerts, produce, read_alerts, read_topic,
+from tests.harness import (ORGANIC, REPO, alert_keys, backtest_alerts, produce, read_alerts, read_topic,
                            scenario_lines, wait_for)
 
 pytestmark = pytest.mark.broker
@@ -154,3 +154,27 @@ def test_posts_compressed_by_their_producer_are_read(broker, start_worker):
     wait_for(lambda: worker.metric("rasd_posts_ingested_total") == len(lines), 120,
              what="every compressed post ingested")
     assert worker.metric("rasd_dlq_messages_total") == 0
+
+
+def test_a_batch_the_posts_reader_cannot_decode_is_counted(broker, start_worker, workdir):
+    """A batch the client cannot decode (here: lz4 with the codec library hidden
+    from the worker) fails every read: counted by error class for the
+    RasdPostsUnreadable alert, the worker itself keeps running."""
+    hidden = workdir / "no-cramjam"
+    hidden.mkdir()
+    (hidden / "cramjam.py").write_text('raise ImportError("hidden by the test")\n', encoding="utf-8")
+
+    async def produce_lz4():
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, compression_type="lz4")
+        await producer.start()
+        try:
+            await producer.send_and_wait("posts", scenario_lines("quiet_day", rate=20.0, hours=0.05)[0])
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce_lz4())
+    worker = start_worker(extra_env={"PYTHONPATH": f"{hidden}:{REPO}"})
+    wait_for(lambda: worker.metric("rasd_posts_read_errors_total", error="UnsupportedCodecError") >= 2, 60,
+             what="the failing reads to be counted")
+    assert worker.metric("rasd_posts_ingested_total") == 0
+    assert worker.get_json("/healthz")["ok"] is True
