@@ -31,10 +31,11 @@ def test_read_times_are_remembered_within_a_bound():
 
     first = parse_time("2016-05-22T10:00:05Z", "t")
     assert parse_time("2016-05-22T10:00:05Z", "t") == first == reference_time("2016-05-22T10:00:05Z")
-    for second in range(2 * records.PARSED_TIMES_CACHED):
+    bound = records._iso_seconds.cache_info().maxsize
+    for second in range(2 * bound):
         value = f"2016-05-22T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
         assert parse_time(value, "t") == reference_time(value)
-        assert len(records._parsed_times) <= records.PARSED_TIMES_CACHED
+        assert records._iso_seconds.cache_info().currsize <= bound
     with pytest.raises(InvalidPost):  # a refused time is refused again, not remembered
         parse_time("2016-02-30T10:00:00Z", "t")
     with pytest.raises(InvalidPost):
