@@ -132,24 +132,26 @@ def test_silent_input_raises_ingest_stall(broker, start_worker, workdir):
     assert worker.metric("rasd_alerts_firing", kind="ingest_stall") == 1
 
 
+def produce_compressed(bootstrap: str, values: list[bytes], codec: str) -> None:
+    """``produce``, compressed with ``codec`` (kafka-python would need a library
+    per codec; aiokafka has them all through cramjam)."""
+    async def send_all():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, compression_type=codec, linger_ms=5)
+        await producer.start()
+        try:
+            await asyncio.gather(*[await producer.send("posts", value) for value in values])
+        finally:
+            await producer.stop()
+    asyncio.run(send_all())
+
+
 def test_posts_compressed_by_their_producer_are_read(broker, start_worker):
     """Upstream producers often compress (Kafka Connect, Logstash and Beats
     default to snappy or lz4): every codec Kafka has must be read."""
     lines = scenario_lines("quiet_day", rate=20.0, hours=0.25)
     codecs = ["gzip", "snappy", "lz4", "zstd"]
-    chunks = [lines[i::len(codecs)] for i in range(len(codecs))]
-
-    async def produce_compressed():
-        for codec, chunk in zip(codecs, chunks):
-            producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, compression_type=codec,
-                                        linger_ms=5)
-            await producer.start()
-            try:
-                await asyncio.gather(*[await producer.send("posts", value) for value in chunk])
-            finally:
-                await producer.stop()
-
-    asyncio.run(produce_compressed())
+    for i, codec in enumerate(codecs):
+        produce_compressed(broker.bootstrap, lines[i::len(codecs)], codec)
     worker = start_worker()
     wait_for(lambda: worker.metric("rasd_posts_ingested_total") == len(lines), 120,
              what="every compressed post ingested")
@@ -163,16 +165,7 @@ def test_a_batch_the_posts_reader_cannot_decode_is_counted(broker, start_worker,
     hidden = workdir / "no-cramjam"
     hidden.mkdir()
     (hidden / "cramjam.py").write_text('raise ImportError("hidden by the test")\n', encoding="utf-8")
-
-    async def produce_lz4():
-        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, compression_type="lz4")
-        await producer.start()
-        try:
-            await producer.send_and_wait("posts", scenario_lines("quiet_day", rate=20.0, hours=0.05)[0])
-        finally:
-            await producer.stop()
-
-    asyncio.run(produce_lz4())
+    produce_compressed(broker.bootstrap, scenario_lines("quiet_day", rate=20.0, hours=0.05)[:1], "lz4")
     worker = start_worker(extra_env={"PYTHONPATH": f"{hidden}:{REPO}"})
     wait_for(lambda: worker.metric("rasd_posts_read_errors_total", error="UnsupportedCodecError") >= 2, 60,
              what="the failing reads to be counted")
