@@ -20,8 +20,9 @@ POSTS_INGESTED = Counter("rasd_posts_ingested", "Valid posts ingested", ["platfo
 DLQ_MESSAGES = Counter("rasd_dlq_messages", "Messages sent to the dead-letter topic", ["reason"], registry=REGISTRY)
 # error: the client's exception class (a bounded set); each failure restarts the
 # reader from its committed offsets, so a batch it cannot decode repeats forever
-POSTS_READ_ERRORS = Counter("rasd_posts_read_errors", "Failures reading the posts topic", ["error"],
-                            registry=REGISTRY)
+POSTS_READ_ERRORS = Counter("rasd_posts_read_errors",
+                            "Failures of the posts reader: reading posts or forwarding a batch of them",
+                            ["error"], registry=REGISTRY)
 ALERTS_FIRED = Counter("rasd_alerts_fired", "Alert episodes fired", ["kind", "severity"], registry=REGISTRY)
 ALERTS_RESOLVED = Counter("rasd_alerts_resolved", "Alert episodes resolved", ["kind"], registry=REGISTRY)
 ALERTS_FIRING = Gauge("rasd_alerts_firing", "Alert episodes currently firing", ["kind", "severity"], registry=REGISTRY)
