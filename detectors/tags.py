@@ -42,7 +42,6 @@ one already taken) is ignored, so at-least-once delivery does not double count.
 from __future__ import annotations
 
 import functools
-import heapq
 import itertools
 import math
 from collections.abc import Callable, MutableMapping
@@ -54,10 +53,10 @@ from detectors.alerts import Alert
 from detectors.campaign import CampaignConfig, CoordinationWindow
 from detectors.emerging import EmergingConfig, EmergingDetector, EmergingState
 from detectors.records import TagHit, TagMinute
-from detectors.windows import KMV, MINUTE, TopK, Watermark, minute_of
+from detectors.windows import KMV, MINUTE, TopK, Watermark, floor_to, minute_of
 
 HISTORY_MINUTES = 1440
-APPLY_SLOT = 5.0  # seconds of event time applied together, in order
+APPLY_SLOT = 5  # seconds of event time applied together, in order
 ACTIVITY_TAU = 3600.0
 SAMPLE_POSTS = 5
 SAMPLE_TEXT_CHARS = 280
@@ -234,9 +233,9 @@ class TagStage:
         self.states: MutableMapping[str, TagState] = states if states is not None else {}
         self.watermarks: dict[int, Watermark] = {}
         self.pending: dict[int, set[str]] = {}
-        # (event time, key) of every hit in an inbox, earliest first: which tags
-        # have a hit to apply in a slot, without visiting every pending tag
-        self.due: dict[int, list[tuple[float, str]]] = {}
+        # per partition: apply slot -> the tags with a hit in it, so applying a
+        # slot visits those tags, not every pending one
+        self.due: dict[int, dict[float, set[str]]] = {}
         self.dirty: set[str] = set()
         self.late_hits = 0
         self.duplicate_hits = 0
@@ -287,11 +286,19 @@ class TagStage:
         if pending is None:
             pending = self.pending[partition] = set()
         pending.add(key)
-        due = self.due.get(partition)
-        if due is None:
-            due = self.due[partition] = []
-        heapq.heappush(due, (at, key))
+        self._mark_due(partition, at, key)
         self.dirty.add(key)
+
+    def _mark_due(self, partition: int, at: float, key: str) -> None:
+        slots = self.due.get(partition)
+        if slots is None:
+            slots = self.due[partition] = {}
+        slot = floor_to(at, APPLY_SLOT)
+        keys = slots.get(slot)
+        if keys is None:
+            slots[slot] = {key}
+        else:
+            keys.add(key)
 
     def _apply(self, state: TagState, hit: TagHit) -> list[Alert]:
         """Count one hit; may fire an early (partial-minute) emerging alert."""
@@ -339,7 +346,7 @@ class TagStage:
             held[key] = hit.created_at
             # a copy: the bytes orjson returns keep a 4 KiB buffer allocated
             self.held_hits[key] = bytes(memoryview(hit.to_wire()))
-            heapq.heappush(self.due.setdefault(partition, []), (hit.created_at, key))  # see _set_origin
+            self._mark_due(partition, hit.created_at, key)  # see _set_origin
             if len(held) > self.config.max_candidates / len(self.candidates):
                 drop = len(held) // 10 + 1
                 for forgotten in itertools.islice(held, drop):
@@ -410,7 +417,7 @@ class TagStage:
         minutes: list[TagMinute] = []
         if watermark == -math.inf:
             return alerts, minutes
-        apply_before = watermark - watermark % APPLY_SLOT
+        apply_before = floor_to(watermark, APPLY_SLOT)
         if apply_before <= self._applied_before.get(partition, -math.inf):
             return alerts, minutes
         self._applied_before[partition] = apply_before
@@ -419,12 +426,15 @@ class TagStage:
         if minute_ended:
             self._closed_before[partition] = close_before
         keys = self.pending.get(partition)
-        due = self.due.get(partition)
+        slots = self.due.get(partition)
         # Within a minute only tags with a hit to apply have work: every other
         # pending tag was closed up to ``close_before`` when last visited.
         visit = set(keys) if minute_ended and keys else set()
-        while due and due[0][0] < apply_before:
-            visit.add(heapq.heappop(due)[1])
+        if slots:
+            # (a slot starts at a multiple of APPLY_SLOT, as apply_before does: a
+            # slot before it holds only hits before it)
+            for slot in [slot for slot in slots if slot < apply_before]:
+                visit |= slots.pop(slot)
         for key in sorted(visit):
             state = self.states.get(key)
             if state is None:  # held, forgotten, or evicted since its hit arrived
@@ -582,7 +592,7 @@ class TagStage:
             if state.inbox or state.open or state.emerging.episode.firing:
                 self.pending.setdefault(state.partition, set()).add(key)
             for hit in state.inbox:
-                heapq.heappush(self.due.setdefault(state.partition, []), (hit.created_at, key))
+                self._mark_due(state.partition, hit.created_at, key)
 
     def rebuild_held(self, partition_of: Callable[[str], int]) -> None:
         """After recovery from a table (and ``rebuild_pending``): each partition's
@@ -604,4 +614,4 @@ class TagStage:
             partition = partition_of(key)
             self.candidates.setdefault(partition, {})[key] = at
             if self.origin is None:  # see _set_origin
-                heapq.heappush(self.due.setdefault(partition, []), (at, key))
+                self._mark_due(partition, at, key)

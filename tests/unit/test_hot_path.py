@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
 from datetime import datetime, timezone
 
 import orjson
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detectors.records import InvalidPost, Post, Tag, hits_of, parse_post, parse_time
-from detectors.windows import KMV, TopK, stable_hash
+from detectors.windows import KMV, TopK, floor_to, minute_of, stable_hash
 
 
 def reference_time(value: str) -> float:
@@ -90,6 +91,15 @@ def test_hits_name_every_other_tag_capped_at_ten(keys):
 def test_top_one_is_the_first_of_the_full_ranking(counts):
     top = TopK(16, dict(counts))
     assert top.top(1) == sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:1]
+
+
+@given(st.one_of(st.floats(allow_nan=True), st.floats(0, 4e9), st.integers(0, 4_000_000_000).map(float),
+                 st.integers(-10**17, 10**17).map(float)), st.sampled_from([5, 60]))
+def test_slots_start_where_float_modulo_puts_them(ts, step):
+    expected = ts - ts % step
+    assert floor_to(ts, step) == expected or (math.isnan(expected) and math.isnan(floor_to(ts, step)))
+    if step == 60:
+        assert minute_of(ts) == expected or math.isnan(expected)
 
 
 def test_stable_hash_is_blake2b_cached_or_not():
