@@ -17,9 +17,10 @@
 """
 from __future__ import annotations
 
-import bisect
 import functools
 import hashlib
+import math
+from bisect import bisect_left
 from collections.abc import Iterable
 
 from mypy_extensions import mypyc_attr
@@ -68,7 +69,7 @@ class KMV:
         hashes = self.hashes
         if len(hashes) >= self.k and h >= hashes[-1]:
             return
-        i = bisect.bisect_left(hashes, h)
+        i = bisect_left(hashes, h)
         if i < len(hashes) and hashes[i] == h:
             return
         hashes.insert(i, h)
@@ -169,13 +170,13 @@ class Watermark:
     def __init__(self, lateness: float, sources: Iterable[int] = ()):
         self.lateness = lateness
         self.newest: dict[int, float] = {}
-        self.observed = float("-inf")  # newest event time of a real record (advance_to aside)
+        self.observed = -math.inf  # newest event time of a real record (advance_to aside)
         self.waiting: set[int] = set(sources)  # expected, not heard from yet
-        self._value = float("-inf")  # asked for per record, changed far less often
+        self._value = -math.inf  # asked for per record, changed far less often
 
     def observe(self, source: int, event_time: float) -> None:
         newest = self.newest
-        if event_time > newest.get(source, float("-inf")):
+        if event_time > newest.get(source, -math.inf):
             newest[source] = event_time
             if event_time > self.observed:
                 self.observed = event_time
@@ -195,12 +196,12 @@ class Watermark:
         """Every source has (as good as) reached ``event_time``."""
         self.waiting.clear()
         for source in list(self.newest) or [0]:
-            self.newest[source] = max(self.newest.get(source, float("-inf")), event_time)
+            self.newest[source] = max(self.newest.get(source, -math.inf), event_time)
         self._refresh()
 
     def _refresh(self) -> None:
         waiting = self.waiting or not self.newest
-        self._value = float("-inf") if waiting else min(self.newest.values()) - self.lateness
+        self._value = -math.inf if waiting else min(self.newest.values()) - self.lateness
 
 
 class MinuteGate:
@@ -228,17 +229,17 @@ class MinuteGate:
 
     def report(self, source: int, closed_before: float) -> None:
         self.excluded.discard(source)
-        if closed_before > self.progress.get(source, float("-inf")):
+        if closed_before > self.progress.get(source, -math.inf):
             self.progress[source] = closed_before
 
     def exclude(self, source: int) -> None:
         self.excluded.add(source)
 
     def ready_before(self) -> float:
-        waiting = [self.progress.get(s, float("-inf")) for s in range(self.sources) if s not in self.excluded]
+        waiting = [self.progress.get(s, -math.inf) for s in range(self.sources) if s not in self.excluded]
         if waiting:
             return min(waiting)
-        return max(self.progress.values()) if self.progress else float("-inf")
+        return max(self.progress.values()) if self.progress else -math.inf
 
     def to_state(self) -> list:
         return [self.sources, [[s, p] for s, p in self.progress.items()], sorted(self.excluded)]
@@ -270,7 +271,7 @@ class GatedMinutes:
         self.key = key
         self.buffer: dict[float, dict] = {}
         self.next_minute: float | None = None
-        self.max_minute = float("-inf")
+        self.max_minute = -math.inf
         self.late = 0
 
     def offer(self, source: int, progress: float, records) -> None:
@@ -303,7 +304,7 @@ class GatedMinutes:
 
     def to_state(self, encode) -> dict:
         return {"gate": self.gate.to_state(), "next_minute": self.next_minute, "late": self.late,
-                "max_minute": None if self.max_minute == float("-inf") else self.max_minute,
+                "max_minute": None if self.max_minute == -math.inf else self.max_minute,
                 "records": [encode(r) for by_key in self.buffer.values() for r in by_key.values()]}
 
     @classmethod
@@ -314,7 +315,7 @@ class GatedMinutes:
             record = decode(raw)
             minutes.buffer.setdefault(record.minute, {})[key(record)] = record
         minutes.next_minute = state["next_minute"]
-        minutes.max_minute = float("-inf") if state["max_minute"] is None else state["max_minute"]
+        minutes.max_minute = -math.inf if state["max_minute"] is None else state["max_minute"]
         minutes.late = state["late"]
         return minutes
 
