@@ -25,11 +25,15 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detectors.campaign import CampaignConfig
 from detectors.outage import OutageConfig
 from detectors.tags import TagStageConfig
 from detectors.variants import VariantConfig
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(slots=True)
@@ -48,7 +52,7 @@ class DetectorConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "DetectorConfig":
         cfg = cls()
-        sections = {
+        sections: dict[str, DataclassInstance] = {
             "tags": cfg.tags, "emerging": cfg.tags.emerging, "campaign": cfg.tags.campaign,
             "outage": cfg.outage, "variants": cfg.variants,
         }
@@ -73,7 +77,7 @@ class DetectorConfig:
             return cls.from_dict(tomllib.load(fh))
 
 
-def _apply(target: object, values: dict, section: str) -> None:
+def _apply(target: DataclassInstance, values: dict, section: str) -> None:
     if not isinstance(values, dict):
         raise ValueError(f"[{section}] must be a table")
     known = {f.name for f in dataclasses.fields(target)}

@@ -297,8 +297,10 @@ class Run:
 
     @classmethod
     def from_state(cls, state: list) -> "Run":
+        started_at, minutes, observed, expected, area, trail = state[:6]
         others = state[6] if len(state) > 6 else {}  # states saved before others were kept
-        return cls(*state[:5], [list(row) for row in state[5]], {n: list(v) for n, v in others.items()})
+        return cls(started_at, minutes, observed, expected, area, [list(row) for row in trail],
+                   {n: list(v) for n, v in others.items()})
 
 
 class Platform:

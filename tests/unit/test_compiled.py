@@ -37,6 +37,15 @@ def test_the_listed_modules_are_the_compiled_ones():
     assert [m.__name__ for m in modules if not is_compiled(m)] == []
 
 
+def test_the_detectors_type_check(tmp_path):
+    """mypyc compiles from these types, and checks only the modules it compiles:
+    the ones left as Python (config, outage) would drift unnoticed."""
+    # (a child process: mypy's api changes this one's garbage collector settings)
+    run = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", "--cache-dir", str(tmp_path),
+                          str(REPO / "detectors")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 def test_a_build_older_than_its_source_is_refused(tmp_path):
     package = tmp_path / "detectors"
     package.mkdir()
