@@ -22,15 +22,17 @@ import hashlib
 import math
 from bisect import bisect_left
 from collections.abc import Iterable
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
-MINUTE = 60.0
+MINUTE_SECONDS: Final = 60  # an int: minute_of's integer arithmetic (floor_to)
+MINUTE = float(MINUTE_SECONDS)
 HASH_SPACE = float(1 << 64)
 
 
 def minute_of(ts: float) -> float:
-    return floor_to(ts, 60)
+    return floor_to(ts, MINUTE_SECONDS)
 
 
 def floor_to(ts: float, step: int) -> float:
