@@ -188,7 +188,8 @@ class TagState:
         (up to 1 440 minutes, ~16 KB) changes once a minute and was half of
         the encoding's cost."""
         if self._history_json is None:
-            self._history_json = orjson.Fragment(orjson.dumps(list(self.history.items())))
+            # a copy: the bytes orjson returns keep a 4 KiB buffer allocated, per tracked tag
+            self._history_json = orjson.Fragment(bytes(memoryview(orjson.dumps(list(self.history.items())))))
         state = self.to_state(history=False)
         state["history"] = self._history_json
         return orjson.dumps(state)

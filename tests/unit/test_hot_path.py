@@ -189,3 +189,29 @@ def test_a_tag_state_encodes_as_its_plain_state_while_its_history_changes():
             assert state.to_json() == orjson.dumps(state.to_state())
             checked += 1
     assert checked > HISTORY_MINUTES and len(stage.states["k"].history) == HISTORY_MINUTES
+
+
+def test_an_encoded_tag_state_keeps_only_what_its_history_takes():
+    """A worker encodes every tracked tag at write-back and keeps its history's
+    encoding: 50 000 tags kept 4 KiB each when that was orjson's own buffer."""
+    import tracemalloc
+
+    from detectors.records import TagHit
+    from detectors.tags import TagStage
+
+    stage = TagStage()
+    for i in range(2):  # each tag twice, so that it is tracked
+        for n in range(2000):
+            stage.on_hit(TagHit(f"k{n}", f"K{n}", f"p{n}-{i}", f"a{i}", 30.0 * i + n / 100, "twitter", f"#K{n}",
+                                offset=2000 * i + n))
+    stage.advance_to(600.0)
+    states = list(stage.states.values())
+    assert len(states) == 2000 and all(state.history for state in states)
+    tracemalloc.start()
+    try:
+        for state in states:
+            state.to_json()
+        kept = tracemalloc.get_traced_memory()[0] / len(states)
+    finally:
+        tracemalloc.stop()
+    assert kept < 512, f"{kept:.0f} bytes kept per state"
