@@ -12,14 +12,17 @@ surging — a surging tag's campaign signals cost CPU, not memory, and would
 blow the bench's time budget).  The figure is the child's RSS at the end (after 24 h
 of event time) and its peak (``VmHWM``), interpreter and libraries included.
 
-Not a worker through the broker: feeding 1 M posts through Kafka into a worker
-takes far longer than the bench budget on this shared machine.  A worker keeps
-the same state objects in its in-memory Faust tables; what it adds beyond this
-process (the tables' changelog producer queue, bounded at 2 000 records, and
-consumer buffers) is not measured here — ``make soak`` floods a real worker
-with 1 M junk tags (``tests/reliability/test_floods.py``).
+Then the same traffic, at 200 000 posts, goes through the embedded broker
+into one real worker (``worker_run``): 1 M posts would take the worker ~15
+minutes on this machine (each distinct tag costs it one or more changelog
+records, written one by one through Faust's producer), far beyond the bench
+budget.  200 000 posts fill both caps (50 000 tracked tags, 100 000 held first
+hits), which bound the state from there on; the worker's Faust tables, Kafka
+clients and buffers and its caches come on top of what the in-process figure
+counts.  ``make soak`` floods a real worker with 1 M junk tags
+(``tests/reliability/test_floods.py``).
 
-Usage: .venv/bin/python bench/memory.py [--tags N]
+Usage: .venv/bin/python bench/memory.py [--tags N] [--worker-tags N]
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 from common import Figure, machine, print_table, rss_mb
@@ -39,7 +44,28 @@ DAY = 86400.0
 START = 1463875200.0  # 2016-05-22T00:00:00Z
 REUSED = 0.3  # share of the new tags used again
 REUSE_WITHIN = 3600.0  # seconds
+# a worker takes this traffic at ~1 000 posts/s (a changelog record or more per
+# distinct tag); 200 000 posts fill both caps, which bound its state from there on
+WORKER_TAGS = 200_000
+WORKER_TIMEOUT = 900.0
 COMMON = ("العراق", "بغداد", "البصرة", "عاجل", "كرة_القدم", "الكهرباء")
+
+
+def traffic(tags: int) -> Iterator[tuple[int, str, str, float, list[str]]]:
+    """(index, platform, author, event time, hashtags) of each post: one new tag
+    a post over 24 h, three in ten used again within the hour, and one post in
+    sixteen also carrying a common tag."""
+    rng = random.Random(2016)
+    step = DAY / tags
+    within = max(int(REUSE_WITHIN / step), 1)
+    reuses: dict[int, list[str]] = {}  # post index -> earlier tags it uses again
+    for i in range(tags):
+        fresh = f"وسم{i}"
+        if rng.random() < REUSED:
+            for _ in range(rng.randint(1, 4)):
+                reuses.setdefault(i + rng.randint(1, within), []).append(fresh)
+        surfaces = [fresh, *reuses.pop(i, ())] + ([] if i % 16 else [COMMON[i // 16 % len(COMMON)]])
+        yield i, ("twitter", "facebook")[i % 2], f"u{i % 200_000}", START + i * step, list(dict.fromkeys(surfaces))
 
 
 def feed(tags: int) -> dict:
@@ -53,27 +79,15 @@ def feed(tags: int) -> dict:
     from detectors.text import canonical_key
 
     base = rss_mb()
-    rng = random.Random(2016)
     started, wall = time.process_time(), time.monotonic()
     pipe = Pipeline()
     stage = pipe.tags
-    common = [Tag(s, canonical_key(s)) for s in COMMON]
-    step = DAY / tags
-    within = max(int(REUSE_WITHIN / step), 1)
-    reuses: dict[int, list[Tag]] = {}  # post index -> earlier tags it uses again
     peak_tracked = peak_held = 0
     with batch_gc():
-        for i in range(tags):
-            surface = f"وسم{i}"
-            fresh = Tag(surface, canonical_key(surface))
-            if rng.random() < REUSED:
-                for _ in range(rng.randint(1, 4)):
-                    reuses.setdefault(i + rng.randint(1, within), []).append(fresh)
-            post_tags = [fresh, *reuses.pop(i, ())] + ([] if i % 16 else [common[i // 16 % len(common)]])
-            post_tags = list({t.key: t for t in post_tags}.values())
-            text = "خبر " + " ".join("#" + t.surface for t in post_tags)
-            pipe.process_post(Post(f"p{i}", ("twitter", "facebook")[i % 2], f"u{i % 200_000}",
-                                   START + i * step, text, tuple(post_tags)))
+        for i, platform, author, at, surfaces in traffic(tags):
+            post_tags = tuple(Tag(surface, canonical_key(surface)) for surface in surfaces)
+            text = "خبر " + " ".join("#" + surface for surface in surfaces)
+            pipe.process_post(Post(f"p{i}", platform, author, at, text, post_tags))
             if i % 1000 == 0:
                 peak_tracked = max(peak_tracked, len(stage.states))
                 peak_held = max(peak_held, stage.held())
@@ -101,9 +115,54 @@ def run(tags: int = 1_000_000) -> list[Figure]:
                    r["peak"], "MiB", TARGET_MB, higher_is_better=False, note="VmHWM of the same run")]
 
 
+def worker_run(tags: int = WORKER_TAGS) -> list[Figure]:
+    """The same traffic as posts, through the embedded broker into one real
+    worker (Faust tables, Kafka clients and buffers included), produced as fast
+    as the broker takes them; RSS once the tag stage has taken every hit."""
+    from live import APP_ID, Offsets, cpu_seconds, ingested, produce_in_background
+
+    from tests.harness import Worker, start_broker, temp_dir, wait_for
+
+    lines = [orjson.dumps({"id": f"p{i}", "platform": platform, "author": author,
+                           "created_at": datetime.fromtimestamp(at, timezone.utc).isoformat(),
+                           "text": "خبر " + " ".join("#" + surface for surface in surfaces)})
+             for i, platform, author, at, surfaces in traffic(tags)]
+    workdir = temp_dir("rasd-bench-memory-")
+    broker = start_broker()
+    worker = None
+    try:
+        worker = Worker(broker.bootstrap, workdir, app_id=APP_ID).start()
+        base, cpu_before = rss_mb(worker.proc.pid), cpu_seconds(worker.proc.pid)
+        offsets = Offsets(broker.bootstrap)
+        started = time.monotonic()
+        producer = produce_in_background(broker.bootstrap, lines)
+        wait_for(lambda: sum(ingested([worker])) >= tags and offsets.lag("tag-hits", APP_ID) == 0,
+                 WORKER_TIMEOUT, 2.0, "the worker to take every post and tag hit")
+        seconds = time.monotonic() - started
+        tracked, held = worker.metric("rasd_tracked_tags"), worker.metric("rasd_held_tag_hits")
+        end, peak, cpu = (rss_mb(worker.proc.pid), rss_mb(worker.proc.pid, peak=True),
+                          cpu_seconds(worker.proc.pid) - cpu_before)
+        producer.join(30)
+        offsets.close()
+    finally:
+        if worker is not None:
+            worker.stop()
+        broker.stop()
+        broker.remove()
+    note = (f"{tags:,} posts produced and taken in {seconds:.0f} s ({cpu:.0f} worker CPU s); "
+            f"{base:.0f} MiB before the first post; {tracked:,.0f} tags tracked, {held:,.0f} first hits held "
+            f"(caps 50 000 and 100 000)")
+    return [Figure(f"worker RSS after 24 h with {tags:,} distinct tags (through the broker)", end, "MiB",
+                   TARGET_MB, higher_is_better=False, note=note),
+            Figure(f"worker peak RSS, 24 h with {tags:,} distinct tags (through the broker)", peak, "MiB",
+                   TARGET_MB, higher_is_better=False, note="VmHWM of the same worker")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tags", type=int, default=1_000_000)
+    parser.add_argument("--worker-tags", type=int, default=WORKER_TAGS,
+                        help="posts (each with a new tag) through a real worker; 0 skips it")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -111,6 +170,8 @@ def main() -> None:
         return
     print(machine())
     print_table(run(args.tags), "memory")
+    if args.worker_tags:
+        print_table(worker_run(args.worker_tags), "memory of a worker")
 
 
 if __name__ == "__main__":

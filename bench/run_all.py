@@ -4,8 +4,9 @@
 
 Backtest throughput over ≥ 1 M posts beside its floor, the broker's ceiling
 (plain clients, and Faust alone), live throughput with one and two workers,
-alert latency, and memory with 1 M distinct tags (beside alert latency, which
-mostly waits).  Under 15 minutes on the shared 2-core bench machine (the
+a real worker's memory (200 000 distinct tags through the broker), alert
+latency, and memory of every stage with 1 M distinct tags (beside alert
+latency, which mostly waits).  Under 15 minutes on the shared 2-core bench machine (the
 seeded input file is generated once, ~1 minute, and reused from the temp
 directory afterwards).  ``--quick`` runs everything at a tenth of the size,
 to check the benches themselves.
@@ -45,6 +46,7 @@ def main() -> None:
         # 200 k posts: 10-15 s of sustained input; with 60 k the run was over in ~5 s, of
         # which up to 2.8 s went waiting for Faust's next commit (the end-to-end mark)
         ("live throughput", lambda: live.run(int(200_000 * scale), cap_seconds=120 * scale + 30)),
+        ("memory of a worker", lambda: memory.worker_run(int(memory.WORKER_TAGS * scale))),
     ]
     for title, step in steps:
         found, heading = timed(title, step)
