@@ -194,10 +194,12 @@ def _platform_name(value: str) -> str:
     return platform
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def _tag_of(surface: str) -> Tag | None:
     """A surface with its canonical key (None if it has none); trending tags
-    come back again and again, so this is a cache hit almost always."""
+    come back again and again, so this is a cache hit almost always (99.3 % on
+    the bench's quiet day, 6 116 distinct surfaces, from 2 048 entries up).  An
+    entry costs ~400 bytes: 65 536 of them were 25 MiB of a worker's memory."""
     key = canonical_key(surface)
     return Tag(surface, key) if key else None
 

@@ -369,7 +369,7 @@ async def ingest(batch: Batch) -> list[asyncio.Future]:
     return sent
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)  # as records._tag_of
 def tag_partition(key: str) -> int:
     """``key_partition`` for this worker's partition count (murmur2 in Python
     costs microseconds; the same tags and shards come back all the time)."""
