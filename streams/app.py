@@ -38,7 +38,7 @@ from detectors.records import (InvalidPost, PlatformMinute, TagHit, TagMinute, f
 from detectors.summaries import SummaryStage
 from detectors.tags import TagState
 from detectors.windows import MINUTE, Watermark
-from streams import fetch_pacing, kafka_client, metrics
+from streams import changelog, fetch_pacing, kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
@@ -94,10 +94,17 @@ def key_partition(key: str, partitions: int) -> int:
 class KeyedTable(faust.Table):
     """A table whose changelog partition is computed from the key alone — the
     same function that routes the key's input records — so it can be written
-    from timers too, and never depends on producer metadata being fresh."""
+    from timers too, and never depends on producer metadata being fresh.  Its
+    writes go to the changelog in batches (``streams.changelog``)."""
 
     def partition_for_key(self, key: str) -> int:
         return key_partition(key, self.partitions)
+
+    def on_key_set(self, key: str, value) -> None:
+        changelog.CHANGELOG.put(self, self.partition_for_key(key), key, value)
+
+    def on_key_del(self, key: str) -> None:
+        changelog.CHANGELOG.put(self, self.partition_for_key(key), key, None)
 
 
 class PartitionTable(KeyedTable):
@@ -152,6 +159,7 @@ class HeldHits(MutableMapping):
 
 
 kafka_client.install()
+changelog.install()
 fetch_pacing.install()  # before any consumer starts
 settings = Settings()
 detector_config = DetectorConfig.load(settings.detector_config)
@@ -197,10 +205,12 @@ platform_minutes_topic = app.topic(settings.topic_platform_minutes, partitions=1
 # use_partitioner: a tag's changelog partition is the default partitioner's
 # choice for its key, i.e. the same partition its hits arrive on, so tables can
 # be written from timers as well as from the stream.
-def keyed_table(name: str, partitions: int, value_codec: str) -> KeyedTable:
-    return app.tables.add(KeyedTable(
+def keyed_table(name: str, partitions: int, value_codec: str, cls: type[KeyedTable] = KeyedTable) -> KeyedTable:
+    table = app.tables.add(cls(
         app, name=name, beacon=app.tables.beacon, partitions=partitions,
         key_type=serialized_as("rasd-utf8"), value_type=serialized_as(value_codec), use_partitioner=True))
+    changelog.CHANGELOG.register(table)  # in this order: states before the held hits' deletions
+    return table
 
 
 tag_table = keyed_table("tag-state", settings.partitions, "rasd-tag-state")
@@ -212,10 +222,9 @@ shard_table = keyed_table("platform-shards", settings.partitions, "rasd-shard-st
 stage_table = keyed_table("global-stages", 1, "rasd-json")
 # per tag/shard partition: each input source's newest event time.  Without it a
 # restarted worker rebuilds a watermark from whichever source it reads first and
-# drops the other sources' hits as late.
-watermark_table = app.tables.add(PartitionTable(
-    app, name="watermarks", beacon=app.tables.beacon, partitions=settings.partitions,
-    key_type=serialized_as("rasd-utf8"), value_type=serialized_as("rasd-json"), use_partitioner=True))
+# drops the other sources' hits as late.  Registered last, so flushed last: a
+# watermark stored ahead of the states would call the replayed hits late.
+watermark_table = keyed_table("watermarks", settings.partitions, "rasd-json", PartitionTable)
 
 tags, shards, platforms, summaries = build_stages(detector_config, settings.partitions,
                                                   tag_states=tag_table, shard_states=shard_table,
@@ -246,15 +255,13 @@ CHANGELOG_BACKLOG = 2000
 
 
 async def changelog_ebb() -> None:
-    """Wait while more than ``CHANGELOG_BACKLOG`` records wait to be produced.
-    Table writes only queue their changelog records, and a flood of new tags
-    (each admitted, written, evicted) queued them faster than they were sent:
-    the queue, not the tag states, grew by ~1 GB per 100 000 junk tags.  Not
-    during a rebalance (flow suspended): it waits for this batch to finish, and
-    the queue then stopped draining — a deadlock."""
-    buffer = app.producer.buffer
-    while buffer.size > CHANGELOG_BACKLOG and app.flow_control.is_active():
-        await buffer.flush_atmost(buffer.size - CHANGELOG_BACKLOG)
+    """Produce the tables' changes once more than ``CHANGELOG_BACKLOG`` records
+    wait: a flood of new tags (each held, admitted, written, evicted) makes
+    them faster than commits come.  Not during a rebalance (flow suspended):
+    the revocation waits for this batch to finish, then flushes the producer,
+    and with it the changelog, itself."""
+    if app.flow_control.is_active():
+        await changelog.CHANGELOG.flush_if_over(CHANGELOG_BACKLOG, app.producer)
 
 
 def write_back(table, stage, limit: int | None = None) -> None:
