@@ -51,8 +51,7 @@ class Recorder:
 def changelog_records(bootstrap: str, name: str) -> dict[int, list[tuple[str, object]]]:
     by_partition: dict[int, list] = {}
     for record in read_topic(bootstrap, f"{name}-changelog", idle_ms=1500):
-        value = None if record.value is None else record.value
-        by_partition.setdefault(record.partition, []).append((record.key.decode(), value))
+        by_partition.setdefault(record.partition, []).append((record.key.decode(), record.value))
     return by_partition
 
 
