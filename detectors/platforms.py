@@ -86,6 +86,24 @@ class PlatformShardCounter:
         mark = self.watermarks.get(partition)
         return mark.value() if mark is not None else -math.inf
 
+    def on_progress(self, source: int, event_time: float, partition: int = 0) -> None:
+        """Input partition ``source`` has read up to ``event_time``, whether or
+        not it sent this partition a post: its watermark need not wait for it.
+
+        >>> counter = PlatformShardCounter(allowed_lateness=0, sources=(0, 1))
+        >>> counter.on_post("twitter", 5.0, "a", source=0)
+        >>> counter.on_post("twitter", 65.0, "b", source=0)
+        >>> counter.advance()   # input partition 1 not heard from: it may be behind
+        []
+        >>> counter.on_progress(1, 70.0)
+        >>> [(m.platform, m.minute, m.posts) for m in counter.advance()]
+        [('twitter', 0.0, 1)]
+        """
+        mark = self.watermarks.get(partition)
+        if mark is None:
+            mark = self.watermarks[partition] = Watermark(self.allowed_lateness, self.sources)
+        mark.observe(source, event_time)
+
     def on_post(self, platform: str, created_at: float, author: str, source: int = 0,
                 offset: int = -1, partition: int = 0) -> None:
         mark = self.watermarks.get(partition)

@@ -257,6 +257,14 @@ class TagStage:
         mark = self.watermarks.get(partition)
         return mark.value() if mark is not None else -math.inf
 
+    def on_progress(self, source: int, event_time: float, partition: int = 0) -> None:
+        """Input partition ``source`` has read up to ``event_time``, whether or
+        not it sent this partition anything: its watermark need not wait for it."""
+        mark = self.watermarks.get(partition)
+        if mark is None:
+            mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness, self.sources)
+        mark.observe(source, event_time)
+
     def on_hit(self, hit: TagHit, partition: int = 0) -> None:
         """Accept one hit into its tag's inbox.  It is applied once the watermark
         passes it (``advance``), in (event time, post id) order, so the result

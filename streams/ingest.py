@@ -21,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 from typing import Awaitable, Callable, Iterator
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -172,6 +174,58 @@ def interleaved(batch: Batch) -> Iterator[ConsumerRecord]:
         for record in row:
             if record is not None:
                 yield record
+
+
+class ProgressMarks:
+    """How far each input partition has read, told to every stage partition.
+
+    A stage partition's watermark waits for every input partition (a record
+    from one that is behind must not be late), but an input partition may
+    send a stage partition nothing for hours: a producer that keys posts by
+    platform leaves each platform shard to a few inputs.  Without word from the
+    others the shard's minutes would stay open, and its state grow, until the
+    whole input went quiet.  So each batch also tells every stage partition
+    how far each input partition read has got, as ``[source, event time]``
+    items: riding in a message the partition gets anyway, or in one of their
+    own at most every ``every`` seconds.
+
+    >>> marks = ProgressMarks(partitions=2)
+    >>> batches = {0: [b'"a hit"']}
+    >>> marks.add(batches, {3: 120.0}, now=0.0)
+    >>> batches
+    {0: [b'"a hit"', b'[3,120.0]'], 1: [b'[3,120.0]']}
+    >>> batches = {}
+    >>> marks.add(batches, {3: 180.0}, now=0.5)   # partition 1 had a message of marks 0.5 s ago
+    >>> batches
+    {0: [b'[3,180.0]']}
+    >>> batches = {}
+    >>> marks.add(batches, {3: 180.0}, now=1.5)
+    >>> batches
+    {1: [b'[3,180.0]']}
+    """
+
+    def __init__(self, partitions: int, every: float = 1.0):
+        self.partitions = partitions
+        self.every = every
+        self.told: dict[tuple[int, int], float] = {}  # (stage partition, source) -> event time
+        self.sent_at: dict[int, float] = {}  # stage partition -> its last message of marks only
+
+    def add(self, batches: dict[int, list[bytes]], newest: dict[int, float], now: float) -> None:
+        """Add the marks that move a stage partition on to ``batches``
+        (stage partition -> items), from ``newest`` (source -> event time)."""
+        told = self.told
+        for partition in range(self.partitions):
+            riding = partition in batches
+            if not riding and now - self.sent_at.get(partition, -math.inf) < self.every:
+                continue
+            marks = [(source, at) for source, at in newest.items() if at > told.get((partition, source), -math.inf)]
+            if not marks:
+                continue
+            for source, at in marks:
+                told[partition, source] = at
+            if not riding:
+                self.sent_at[partition] = now
+            batches.setdefault(partition, []).extend(orjson.dumps(mark) for mark in marks)
 
 
 def json_arrays(items: list[bytes]) -> Iterator[bytes]:

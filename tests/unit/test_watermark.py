@@ -60,3 +60,34 @@ def test_shard_progress_while_a_source_is_awaited_is_nothing_closed_yet():
     shards.on_post("twitter", T0, "a", source=0, offset=0)
     assert shards.advance() == []
     assert shards.progress() == -math.inf
+
+
+def test_word_from_a_source_that_sends_a_partition_nothing_moves_it_on():
+    """Input partition 1 carries no hit of this tag partition's tags, but says
+    how far it has read: the tag partition closes minutes without waiting for
+    the input to go idle."""
+    stage = TagStage(sources=(0, 1))
+    for n in range(10):
+        stage.on_hit(hit("k", 0, T0 + 30 * n, n))
+    stage.on_hit(hit("k", 0, T0 + 31, 10))  # a second hit, so the tag is tracked from the first minute
+    assert stage.advance() == ([], []) and stage.progress() == -math.inf
+    stage.on_progress(1, T0 + 280)
+    stage.advance()
+    # the watermark is source 0's newest (T0 + 270) less the lateness (20 s)
+    assert stage.progress() == T0 + 240
+    stage.on_hit(hit("k", 1, T0 + 251, 0))
+    stage.on_hit(hit("k", 1, T0 + 249, 1))
+    assert stage.late_hits == 1
+
+
+def test_word_from_a_source_that_sends_a_shard_nothing_closes_its_minutes():
+    shards = PlatformShardCounter(sources=(0, 1))
+    for n in range(10):
+        shards.on_post("twitter", T0 + 30 * n, f"a{n}", source=0, offset=n)
+    assert shards.advance() == []
+    shards.on_progress(1, T0 + 280)
+    per_minute: dict[float, int] = {}
+    for m in shards.advance():  # one record per shard and minute (the authors spread over shards)
+        per_minute[m.minute] = per_minute.get(m.minute, 0) + m.posts
+    assert per_minute == {T0: 2, T0 + 60: 2, T0 + 120: 2, T0 + 180: 2}
+    assert shards.progress() == T0 + 240
