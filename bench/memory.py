@@ -12,14 +12,12 @@ surging — a surging tag's campaign signals cost CPU, not memory, and would
 blow the bench's time budget).  The figure is the child's RSS at the end (after 24 h
 of event time) and its peak (``VmHWM``), interpreter and libraries included.
 
-Then the same traffic, at 200 000 posts, goes through the embedded broker
-into one real worker (``worker_run``).  Not 1 M posts: past ~400 000 a
-platform shard's state outgrows the broker's 1 MiB record limit and the
-worker crashes (found 2026-11-23, open).  200 000 posts fill both caps (50 000 tracked tags, 100 000 held first
-hits), which bound the state from there on; the worker's Faust tables, Kafka
-clients and buffers and its caches come on top of what the in-process figure
-counts.  ``make soak`` floods a real worker with 1 M junk tags
-(``tests/reliability/test_floods.py``).
+Then the same 1 M posts go through the embedded broker into one real worker
+(``worker_run``, ~3 minutes): the worker's Faust tables, Kafka clients and
+buffers and its caches come on top of what the in-process figure counts.
+Both caps (50 000 tracked tags, 100 000 held first hits) fill within the first
+200 000 posts and bound the state from there on.  ``make soak`` floods a real
+worker with 1 M junk tags (``tests/reliability/test_floods.py``).
 
 Usage: .venv/bin/python bench/memory.py [--tags N] [--worker-tags N]
 """
@@ -43,9 +41,7 @@ DAY = 86400.0
 START = 1463875200.0  # 2016-05-22T00:00:00Z
 REUSED = 0.3  # share of the new tags used again
 REUSE_WITHIN = 3600.0  # seconds
-# 200 000 posts fill both caps, which bound the tag state from there on (~35 s
-# through a worker)
-WORKER_TAGS = 200_000
+WORKER_TAGS = 1_000_000
 WORKER_TIMEOUT = 900.0
 COMMON = ("العراق", "بغداد", "البصرة", "عاجل", "كرة_القدم", "الكهرباء")
 

@@ -4,7 +4,7 @@
 
 Backtest throughput over ≥ 1 M posts beside its floor, the broker's ceiling
 (plain clients, and Faust alone), live throughput with one and two workers,
-a real worker's memory (200 000 distinct tags through the broker), alert
+a real worker's memory (1 M distinct tags through the broker), alert
 latency, and memory of every stage with 1 M distinct tags (beside alert
 latency, which mostly waits).  Under 15 minutes on the shared 2-core bench machine (the
 seeded input file is generated once, ~1 minute, and reused from the temp
