@@ -42,6 +42,10 @@ DUPLICATE_EVENTS = Counter("rasd_duplicate_events", "Replayed records recognised
 TRACKED_TAGS = Gauge("rasd_tracked_tags", "Tags with state on this worker", registry=REGISTRY)
 HELD_TAG_HITS = Gauge("rasd_held_tag_hits", "First hits of tags not tracked yet (a tag is tracked from its second)",
                       registry=REGISTRY)
+# table: one of the worker's five tables
+CHANGELOG_RECORDS_SKIPPED = Counter("rasd_changelog_records_skipped",
+                                    "Table states too big for one record even compressed, not written to the changelog",
+                                    ["table"], registry=REGISTRY)
 TAG_EVICTIONS = Counter("rasd_tag_evictions", "Tag states evicted to respect the memory cap", registry=REGISTRY)
 TRENDING_SCORE = Gauge("rasd_trending_score", "Significance of the tag at each trending rank", ["rank"],
                        registry=REGISTRY)

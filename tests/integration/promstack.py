@@ -42,6 +42,7 @@ WORKER_METRICS = {
     "rasd_tracked_tags": "gauge",
     "rasd_held_tag_hits": "gauge",
     "rasd_tag_evictions_total": "counter",
+    "rasd_changelog_records_skipped_total": "counter",
     "rasd_trending_score": "gauge",
     "rasd_last_message_timestamp_seconds": "gauge",
     "rasd_event_watermark_timestamp_seconds": "gauge",
