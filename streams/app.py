@@ -42,7 +42,7 @@ from streams import changelog, fetch_pacing, kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
-from streams.ingest import Batch, PostsConsumer, ProgressMarks, interleaved, json_arrays
+from streams.ingest import Batch, PostsConsumer, ProgressMarks, interleaved, json_arrays, progress_messages
 from streams.mutes import ACTIONS, MuteStore
 
 
@@ -363,8 +363,8 @@ async def ingest(batch: Batch) -> list[asyncio.Future]:
             newest_of_source[message.partition] = post.created_at
     for platform, count in per_platform.items():
         metrics.POSTS_INGESTED.labels(platform_label(platform)).inc(count)
-    hit_marks.add(hit_batches, newest_of_source, now)
-    platform_marks.add(platform_batches, newest_of_source, now)
+    hit_marks.add(hit_batches, newest_of_source)
+    platform_marks.add(platform_batches, newest_of_source)
     for topic, batches in ((tag_hits_topic, hit_batches), (platform_hits_topic, platform_batches)):
         for partition, wires in batches.items():
             for value in json_arrays(wires):
@@ -470,9 +470,8 @@ async def send_progress(topic, source: int, progress: float, records: list) -> N
     reported, sent_at = last_progress.get((name, source), (-math.inf, 0.0))
     if records or progress > reported or now - sent_at >= settings.idle_close_seconds / 2:
         last_progress[name, source] = (max(progress, reported), now)
-        value = b'{"source":%d,"progress":%s,"records":[%s]}' % (
-            source, orjson.dumps(progress), b",".join(r.to_wire() for r in records))
-        await topic.send(key=str(source).encode(), value=value)
+        for value in progress_messages(source, progress, [r.to_wire() for r in records]):
+            await topic.send(key=str(source).encode(), value=value)
 
 
 @app.agent(platform_hits_topic)
@@ -519,7 +518,8 @@ async def apply_gated(events, name: str, decode, detector: str) -> None:
     for event in events:
         batch = orjson.loads(event.value)
         records = [decode(fields) for fields in batch["records"]]
-        alerts.extend(stage.on_batch(batch["source"], batch["progress"], records))
+        progress = batch["progress"]  # null: more of the same report follows
+        alerts.extend(stage.on_batch(batch["source"], -math.inf if progress is None else progress, records))
         report_wall[name, batch["source"]] = now
     last_wall[name] = now
     await (after_platforms if name == "platforms" else after_summaries)(alerts)

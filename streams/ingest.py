@@ -186,46 +186,50 @@ class ProgressMarks:
     others the shard's minutes would stay open, and its state grow, until the
     whole input went quiet.  So each batch also tells every stage partition
     how far each input partition read has got, as ``[source, event time]``
-    items: riding in a message the partition gets anyway, or in one of their
-    own at most every ``every`` seconds.
+    items, riding in the message the partition gets anyway or in one of their
+    own.  Never held back to save messages: the last word before the input
+    pauses is the one that lets the last minutes close.
 
     >>> marks = ProgressMarks(partitions=2)
     >>> batches = {0: [b'"a hit"']}
-    >>> marks.add(batches, {3: 120.0}, now=0.0)
+    >>> marks.add(batches, {3: 120.0})
     >>> batches
     {0: [b'"a hit"', b'[3,120.0]'], 1: [b'[3,120.0]']}
     >>> batches = {}
-    >>> marks.add(batches, {3: 180.0}, now=0.5)   # partition 1 had a message of marks 0.5 s ago
+    >>> marks.add(batches, {3: 120.0, 1: 90.0})   # only what moved on
     >>> batches
-    {0: [b'[3,180.0]']}
-    >>> batches = {}
-    >>> marks.add(batches, {3: 180.0}, now=1.5)
-    >>> batches
-    {1: [b'[3,180.0]']}
+    {0: [b'[1,90.0]'], 1: [b'[1,90.0]']}
     """
 
-    def __init__(self, partitions: int, every: float = 1.0):
+    def __init__(self, partitions: int):
         self.partitions = partitions
-        self.every = every
         self.told: dict[tuple[int, int], float] = {}  # (stage partition, source) -> event time
-        self.sent_at: dict[int, float] = {}  # stage partition -> its last message of marks only
 
-    def add(self, batches: dict[int, list[bytes]], newest: dict[int, float], now: float) -> None:
+    def add(self, batches: dict[int, list[bytes]], newest: dict[int, float]) -> None:
         """Add the marks that move a stage partition on to ``batches``
         (stage partition -> items), from ``newest`` (source -> event time)."""
         told = self.told
         for partition in range(self.partitions):
-            riding = partition in batches
-            if not riding and now - self.sent_at.get(partition, -math.inf) < self.every:
-                continue
             marks = [(source, at) for source, at in newest.items() if at > told.get((partition, source), -math.inf)]
-            if not marks:
-                continue
             for source, at in marks:
                 told[partition, source] = at
-            if not riding:
-                self.sent_at[partition] = now
-            batches.setdefault(partition, []).extend(orjson.dumps(mark) for mark in marks)
+            if marks:
+                batches.setdefault(partition, []).extend(orjson.dumps(mark) for mark in marks)
+
+
+def progress_messages(source: int, progress: float, records: list[bytes]) -> list[bytes]:
+    """An upstream partition's closed records and progress as messages of
+    about ``MESSAGE_BYTES`` at most: a catch-up can close hours of minutes of
+    thousands of tags at once, more than the broker takes in one record.  Only
+    the last message carries the progress (the others ``null``): a gate that
+    moved on at the first would call the records after it late.
+
+    >>> progress_messages(2, 120.0, [b'"a"', b'"b"'])
+    [b'{"source":2,"progress":120.0,"records":["a","b"]}']
+    """
+    chunks = list(json_arrays(records))
+    return [b'{"source":%d,"progress":%s,"records":%s}' % (
+        source, orjson.dumps(progress) if i == len(chunks) - 1 else b"null", chunk) for i, chunk in enumerate(chunks)]
 
 
 def json_arrays(items: list[bytes]) -> Iterator[bytes]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import doctest
+import math
+from collections import namedtuple
 from types import SimpleNamespace
 
 import orjson
@@ -12,7 +14,8 @@ from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from streams import ingest
-from streams.ingest import PostsConsumer, interleaved, json_arrays
+from detectors.windows import GatedMinutes
+from streams.ingest import PostsConsumer, interleaved, json_arrays, progress_messages
 
 
 def record(partition: int, offset: int):
@@ -123,3 +126,24 @@ def test_a_batch_is_committed_past_its_last_records_only_once_all_it_forwarded_i
         return commits
 
     assert asyncio.run(run()) == [(True, {TopicPartition("posts", 0): 6, TopicPartition("posts", 3): 10})]
+
+
+def test_a_large_progress_report_is_split_and_the_gate_moves_on_at_its_last_message():
+    """3 000 closed minutes of ~600 bytes: several messages; fed to a gate in
+    order, none of the records is late and the minute is released once."""
+    Rec = namedtuple("Rec", "name minute pad")
+    records = [Rec(f"tag{n}", 0.0, "x" * 600) for n in range(3000)]
+    messages = progress_messages(1, 60.0, [orjson.dumps(list(r)) for r in records])
+    assert len(messages) > 1 and all(len(m) <= ingest.MESSAGE_BYTES + 200 for m in messages)
+    reports = [orjson.loads(m) for m in messages]
+    assert [r["progress"] for r in reports] == [None] * (len(reports) - 1) + [60.0]
+
+    gate = GatedMinutes(sources=2, key=lambda r: r.name)
+    gate.offer(0, 120.0, [])  # the other upstream partition is ahead
+    released = []
+    for report in reports:
+        progress = -math.inf if report["progress"] is None else report["progress"]
+        gate.offer(report["source"], progress, [Rec(*fields) for fields in report["records"]])
+        released.extend(gate.release(gate.ready()))
+    assert gate.late == 0
+    assert [(minute, len(recs)) for minute, recs in released] == [(0.0, 3000)]
