@@ -99,10 +99,13 @@ class PlatformShardCounter:
         >>> [(m.platform, m.minute, m.posts) for m in counter.advance()]
         [('twitter', 0.0, 1)]
         """
+        self._watermark(partition).observe(source, event_time)
+
+    def _watermark(self, partition: int) -> Watermark:
         mark = self.watermarks.get(partition)
         if mark is None:
             mark = self.watermarks[partition] = Watermark(self.allowed_lateness, self.sources)
-        mark.observe(source, event_time)
+        return mark
 
     def on_post(self, platform: str, created_at: float, author: str, source: int = 0,
                 offset: int = -1, partition: int = 0) -> None:
@@ -161,7 +164,7 @@ class PlatformShardCounter:
         return out
 
     def advance_to(self, event_time: float, partition: int = 0) -> list[PlatformMinute]:
-        self.watermarks.setdefault(partition, Watermark(self.allowed_lateness, self.sources)).advance_to(event_time)
+        self._watermark(partition).advance_to(event_time)
         return self.advance(partition)
 
     def progress(self, partition: int = 0) -> float:

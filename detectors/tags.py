@@ -260,10 +260,13 @@ class TagStage:
     def on_progress(self, source: int, event_time: float, partition: int = 0) -> None:
         """Input partition ``source`` has read up to ``event_time``, whether or
         not it sent this partition anything: its watermark need not wait for it."""
+        self._watermark(partition).observe(source, event_time)
+
+    def _watermark(self, partition: int) -> Watermark:
         mark = self.watermarks.get(partition)
         if mark is None:
             mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness, self.sources)
-        mark.observe(source, event_time)
+        return mark
 
     def on_hit(self, hit: TagHit, partition: int = 0) -> None:
         """Accept one hit into its tag's inbox.  It is applied once the watermark
@@ -413,8 +416,7 @@ class TagStage:
     def advance_to(self, event_time: float, partition: int = 0) -> tuple[list[Alert], list[TagMinute]]:
         """Move the partition's event time forward without a hit (end of input, or
         input idle) and close what that passes."""
-        mark = self.watermarks.setdefault(partition, Watermark(self.config.allowed_lateness, self.sources))
-        mark.advance_to(event_time)
+        self._watermark(partition).advance_to(event_time)
         return self.advance(partition)
 
     def progress(self, partition: int = 0) -> float:
