@@ -42,7 +42,8 @@ from streams import changelog, fetch_pacing, kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
-from streams.ingest import Batch, PostsConsumer, ProgressMarks, interleaved, json_arrays, progress_messages
+from streams.ingest import (Batch, PostsConsumer, ProgressMarks, interleaved, json_arrays, progress_messages,
+                           read_progress)
 from streams.mutes import ACTIONS, MuteStore
 
 
@@ -516,11 +517,9 @@ async def apply_gated(events, name: str, decode, detector: str) -> None:
     alerts: list[Alert] = []
     now = time.time()
     for event in events:
-        batch = orjson.loads(event.value)
-        records = [decode(fields) for fields in batch["records"]]
-        progress = batch["progress"]  # null: more of the same report follows
-        alerts.extend(stage.on_batch(batch["source"], -math.inf if progress is None else progress, records))
-        report_wall[name, batch["source"]] = now
+        source, progress, records = read_progress(event.value)
+        alerts.extend(stage.on_batch(source, progress, [decode(fields) for fields in records]))
+        report_wall[name, source] = now
     last_wall[name] = now
     await (after_platforms if name == "platforms" else after_summaries)(alerts)
     metrics.DETECTOR_DURATION.labels(detector).observe(time.perf_counter() - started)

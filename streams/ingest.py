@@ -232,6 +232,18 @@ def progress_messages(source: int, progress: float, records: list[bytes]) -> lis
         source, orjson.dumps(progress) if i == len(chunks) - 1 else b"null", chunk) for i, chunk in enumerate(chunks)]
 
 
+def read_progress(value: bytes) -> tuple[int, float, list]:
+    """(source, progress, records) of a ``progress_messages`` message; the
+    progress of a message more of the same report follows is ``-inf``.
+
+    >>> [read_progress(m) for m in progress_messages(2, 120.0, [b'"a"'])]
+    [(2, 120.0, ['a'])]
+    """
+    report = orjson.loads(value)
+    progress = report["progress"]
+    return report["source"], -math.inf if progress is None else progress, report["records"]
+
+
 def json_arrays(items: list[bytes]) -> Iterator[bytes]:
     """JSON arrays of the given encoded items, each about ``MESSAGE_BYTES`` at
     most (an item alone may be more); together, every item once, in order.

@@ -13,9 +13,9 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from streams import ingest
 from detectors.windows import GatedMinutes
-from streams.ingest import PostsConsumer, interleaved, json_arrays, progress_messages
+from streams import ingest
+from streams.ingest import PostsConsumer, interleaved, json_arrays, progress_messages, read_progress
 
 
 def record(partition: int, offset: int):
@@ -135,15 +135,14 @@ def test_a_large_progress_report_is_split_and_the_gate_moves_on_at_its_last_mess
     records = [Rec(f"tag{n}", 0.0, "x" * 600) for n in range(3000)]
     messages = progress_messages(1, 60.0, [orjson.dumps(list(r)) for r in records])
     assert len(messages) > 1 and all(len(m) <= ingest.MESSAGE_BYTES + 200 for m in messages)
-    reports = [orjson.loads(m) for m in messages]
-    assert [r["progress"] for r in reports] == [None] * (len(reports) - 1) + [60.0]
+    reports = [read_progress(m) for m in messages]
+    assert [progress for _, progress, _ in reports] == [-math.inf] * (len(reports) - 1) + [60.0]
 
     gate = GatedMinutes(sources=2, key=lambda r: r.name)
     gate.offer(0, 120.0, [])  # the other upstream partition is ahead
     released = []
-    for report in reports:
-        progress = -math.inf if report["progress"] is None else report["progress"]
-        gate.offer(report["source"], progress, [Rec(*fields) for fields in report["records"]])
+    for source, progress, fields in reports:
+        gate.offer(source, progress, [Rec(*f) for f in fields])
         released.extend(gate.release(gate.ready()))
     assert gate.late == 0
     assert [(minute, len(recs)) for minute, recs in released] == [(0.0, 3000)]
