@@ -37,7 +37,7 @@ from detectors.records import (InvalidPost, PlatformMinute, TagHit, TagMinute, f
                                parse_time)
 from detectors.summaries import SummaryStage
 from detectors.tags import TagState
-from detectors.windows import MINUTE, Watermark
+from detectors.windows import MINUTE, MinuteGate, Watermark
 from streams import changelog, fetch_pacing, kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
@@ -520,6 +520,7 @@ async def apply_gated(events, name: str, decode, detector: str) -> None:
         source, progress, records = read_progress(event.value)
         alerts.extend(stage.on_batch(source, progress, [decode(fields) for fields in records]))
         report_wall[name, source] = now
+        taken_offsets[event.message.topic, event.message.partition] = event.message.offset
     last_wall[name] = now
     await (after_platforms if name == "platforms" else after_summaries)(alerts)
     metrics.DETECTOR_DURATION.labels(detector).observe(time.perf_counter() - started)
@@ -605,7 +606,8 @@ async def close_idle_windows() -> None:
         # heard from yet is as live as its partition) may be skipped: in a replay
         # a quiet source is merely behind, and waiting for it is what keeps its
         # records from being late
-        if now - quiet_since(seen) >= idle and now - mark.newest.get(source, mark.observed) < LIVE_HORIZON_SECONDS:
+        if now - quiet_since(seen) >= idle and now - mark.newest.get(source, mark.observed) < LIVE_HORIZON_SECONDS \
+                and not has_backlog(tag_hits_topic if stage == "tags" else platform_hits_topic, partition):
             del source_wall[stage, partition, source]
             mark.forget(source)
 
@@ -629,22 +631,32 @@ async def close_idle_windows() -> None:
     await after_tags(tag_alerts, closed_tags)
     await after_shards(closed_shards)
 
-    # upstream partitions flush after `idle`; give their last reports as long again
-    for name, stage, publish_stage in (("platforms", platforms, after_platforms),
-                                       ("summaries", summaries, after_summaries)):
-        reports = {source: seen for (n, source), seen in report_wall.items() if n == name}
-        if not reports:
-            continue
-        all_quiet = now - quiet_since(max(reports.values())) >= 2 * idle
-        for source in range(stage.gate.sources):
-            quiet = now - quiet_since(reports.get(source, min(reports.values()))) >= 2 * idle
-            live = now - stage.gate.progress.get(source, -math.inf) < LIVE_HORIZON_SECONDS
-            if quiet and (live or all_quiet):
-                stage.gate.exclude(source)
+    for name, stage, topic, publish_stage in (("platforms", platforms, platform_minutes_topic, after_platforms),
+                                              ("summaries", summaries, tag_minutes_topic, after_summaries)):
+        exclude_quiet_sources(name, stage.gate, topic, now)
         before = stage.next_minute
         alerts = stage.close_until(stage.gate.ready_before() - MINUTE)
         if alerts or stage.next_minute != before:
             await publish_stage(alerts)
+
+
+def exclude_quiet_sources(name: str, gate: MinuteGate, topic, now: float) -> None:
+    """Stop a global stage's gate waiting for upstream partitions that have gone
+    silent.  Upstream partitions flush after ``idle_close_seconds``; their last
+    reports get as long again.  Silence is judged by the reports this stage has
+    taken: while more wait unread (the stage is behind, say on a loaded machine)
+    nobody is silent, and a gate moved on by the one partition ahead would make
+    the others' minutes late."""
+    reports = {source: seen for (n, source), seen in report_wall.items() if n == name}
+    if not reports or has_backlog(topic, 0):
+        return
+    idle = settings.idle_close_seconds
+    all_quiet = now - quiet_since(max(reports.values())) >= 2 * idle
+    for source in range(gate.sources):
+        quiet = now - quiet_since(reports.get(source, min(reports.values()))) >= 2 * idle
+        live = now - gate.progress.get(source, -math.inf) < LIVE_HORIZON_SECONDS
+        if quiet and (live or all_quiet):
+            gate.exclude(source)
 
 
 LIVE_HORIZON_SECONDS = 300.0

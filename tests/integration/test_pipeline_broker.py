@@ -118,7 +118,10 @@ def test_backtest_and_live_pipeline_give_the_same_alerts(broker, start_worker, w
         live = read_alerts(broker.bootstrap)
         missing = set(alert_keys(expected)) - set(alert_keys(live))
         extra = set(alert_keys(live)) - set(alert_keys(expected))
-        raise AssertionError(f"live != backtest\nmissing: {sorted(missing)}\nextra: {sorted(extra)}")
+        late = {stage: worker.metric("rasd_late_events_total", stage=stage)
+                for stage in ("tags", "shards", "platforms", "summaries")}
+        raise AssertionError(f"live != backtest\nmissing: {sorted(missing)}\nextra: {sorted(extra)}\n"
+                             f"late records per stage: {late}")
 
 
 def test_silent_input_raises_ingest_stall(broker, start_worker, workdir):
