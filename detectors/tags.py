@@ -502,6 +502,8 @@ class TagStage:
         if closable:
             state.closed_until = max(state.closed_until, closable[-1] + MINUTE)
             self.dirty.add(state.key)
+        if not state.open:
+            state.open = {}  # an emptied dict keeps its table (~170 B more), in every idle tag
 
     def _close_minute(self, state: TagState, minute: float, bucket: MinuteBucket, alerts, minutes) -> None:
         authors = bucket.authors.estimate()

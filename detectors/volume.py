@@ -166,10 +166,13 @@ class CountAnomalyModel:
         self.var = self.prior_std**2
         self.n = 0
         self.t_last: float | None = None
-        self.daily = [0.0] * self.daily_slots
-        self.daily_n = [0] * self.daily_slots
-        self.week = [0.0] * (_WEEK_SLOTS if self.weekly else 0)
-        self.week_n = [0] * len(self.week)
+        # the seasonal profiles, empty until the season first learns (an hour
+        # into the series): most tracked tags never get that far, and four
+        # profiles are ~0.5 KB of a tag's ~3.5 KB
+        self.daily: list[float] = []
+        self.daily_n: list[int] = []
+        self.week: list[float] = []
+        self.week_n: list[int] = []
         self.frozen = False
         self.peak: float | None = None
         self._forecast_bin: float | None = None  # see _forecast
@@ -197,9 +200,9 @@ class CountAnomalyModel:
         # mean and a slot never seen yet (offset 0) is forecast by the level alone.
         h, d = self._slots(t)
         s = 0.0
-        if self.daily_slots and self.daily_n[h]:
+        if self.daily_n and self.daily_n[h]:
             s += self.daily[h] - self._dsum / self._dcnt
-        if self.weekly and self.week_n[d]:
+        if self.week_n and self.week_n[d]:
             s += self.week[d] - self._wsum / self._wcnt
         return s
 
@@ -304,6 +307,8 @@ class CountAnomalyModel:
             rs = (1.0 - a_level) * e
             h, d = self._slots(t)
             if self.daily_slots:
+                if not self.daily_n:
+                    self.daily, self.daily_n = [0.0] * self.daily_slots, [0] * self.daily_slots
                 a_daily = max(self._a_daily, 1.0 / (self.daily_n[h] + 2))
                 self._dcnt += not self.daily_n[h]
                 self.daily_n[h] += 1
@@ -314,6 +319,8 @@ class CountAnomalyModel:
             if self.weekly:
                 # No warm-up boost: a weekday is visited for a whole day in a row,
                 # so a fast start would just duplicate the level.
+                if not self.week_n:
+                    self.week, self.week_n = [0.0] * _WEEK_SLOTS, [0] * _WEEK_SLOTS
                 self._wcnt += not self.week_n[d]
                 self.week_n[d] += 1
                 self.week[d] += self._a_week * rs
@@ -365,10 +372,12 @@ class CountAnomalyModel:
         model.var = float(state["var"])
         model.n = int(state["n"])
         model.t_last = None if state["t_last"] is None else float(state["t_last"])
-        model.daily = [float(v) for v in state["daily"]]
-        model.daily_n = [int(v) for v in state["daily_n"]]
-        model.week = [float(v) for v in state["week"]]
-        model.week_n = [int(v) for v in state["week_n"]]
+        if any(state["daily_n"]):  # (a state written before the profiles were made lazily has zeros)
+            model.daily = [float(v) for v in state["daily"]]
+            model.daily_n = [int(v) for v in state["daily_n"]]
+        if any(state["week_n"]):
+            model.week = [float(v) for v in state["week"]]
+            model.week_n = [int(v) for v in state["week_n"]]
         model._sums()
         model.frozen = bool(state["frozen"])
         model.peak = state["peak"]

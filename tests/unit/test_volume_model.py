@@ -89,6 +89,28 @@ def test_state_round_trip_is_json_small_and_exact():
     assert policy.to_state() == det.policy.to_state()
 
 
+def test_seasonal_profiles_take_memory_only_once_the_season_learns():
+    """Most tracked tags live less than an hour: their four profiles stay empty
+    (a profile of zeros forecasts the same), and a state written with zeros
+    (before the profiles were lazy) comes back empty and forecasts the same."""
+    young, zeros = CountAnomalyModel(bin_seconds=60), CountAnomalyModel(bin_seconds=60)
+    zeros.daily, zeros.daily_n, zeros.week, zeros.week_n = [0.0] * 24, [0] * 24, [0.0] * 7, [0] * 7
+    for i in range(59):
+        young.learn_one(MIN * i, 5 + i % 3)
+        zeros.learn_one(MIN * i, 5 + i % 3)
+    assert young.daily == young.daily_n == young.week == young.week_n == []
+    assert young.score_one(59 * MIN, 40) == zeros.score_one(59 * MIN, 40)
+    assert young.expected(59 * MIN) == zeros.expected(59 * MIN)
+    restored = CountAnomalyModel.from_state(json.loads(json.dumps(zeros.to_state())))
+    assert restored.daily_n == restored.week_n == []
+    assert restored.to_state() == young.to_state()
+    for i in range(59, 3000):  # on into the second day: the profiles learn as before
+        young.learn_one(MIN * i, 5 + i % 3)
+        zeros.learn_one(MIN * i, 5 + i % 3)
+    assert len(young.daily_n) == 24 and sum(young.daily_n) > 0 and len(young.week_n) == 7
+    assert young.to_state() == zeros.to_state()
+
+
 def test_skipped_bins_count_as_zeros():
     model = CountAnomalyModel(bin_seconds=60)
     for i in range(2000):
