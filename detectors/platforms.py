@@ -109,10 +109,8 @@ class PlatformShardCounter:
 
     def on_post(self, platform: str, created_at: float, author: str, source: int = 0,
                 offset: int = -1, partition: int = 0) -> None:
-        mark = self.watermarks.get(partition)
-        if mark is None:
-            mark = self.watermarks[partition] = Watermark(self.allowed_lateness, self.sources)
-        elif created_at < mark.value():
+        mark = self._watermark(partition)
+        if created_at < mark.value():  # (a new partition's watermark is -inf: nothing is late)
             self.late_posts += 1
             return
         mark.observe(source, created_at)

@@ -273,10 +273,8 @@ class TagStage:
         passes it (``advance``), in (event time, post id) order, so the result
         does not depend on how input partitions interleave."""
         key, at = hit.key, hit.created_at
-        mark = self.watermarks.get(partition)
-        if mark is None:
-            mark = self.watermarks[partition] = Watermark(self.config.allowed_lateness, self.sources)
-        elif at < mark.value():
+        mark = self._watermark(partition)
+        if at < mark.value():  # (a new partition's watermark is -inf: nothing is late)
             self.late_hits += 1
             return
         mark.observe(hit.source, at)

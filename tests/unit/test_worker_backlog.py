@@ -31,7 +31,7 @@ def test_a_partition_taken_away_by_a_rebalance_is_not_moved_on(tmp_path):
 
 
 GATE_PROBE = """
-import math, time
+import time
 from detectors.windows import MinuteGate
 from streams import app as worker
 
@@ -55,11 +55,11 @@ for backlog in (True, False):
 
 
 def test_a_global_stage_behind_on_its_reports_does_not_call_upstream_quiet(tmp_path):
-    """Seen once in CI (load high, the worker slow): the platforms stage took no
-    report for two idle periods because it was busy, not because upstream was
-    silent; excluding every partition let the one ahead release four minutes
-    before the others reported them, and they were late: an outage that was
-    not there.  Reports waiting unread mean nobody is quiet yet."""
+    """The likely cause of an outage that was not there, seen once in CI (load
+    high, the worker slow): a platforms stage that takes no report for two idle
+    periods because it is busy, not because upstream is silent, excluded every
+    partition, and the one ahead released minutes before the others reported
+    them.  Reports waiting unread mean nobody is quiet yet."""
     out = subprocess.run([sys.executable, "-c", GATE_PROBE], cwd=REPO, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO), "RASD_DATA_DIR": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]
