@@ -8,6 +8,7 @@ few dozen floats.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -120,13 +121,9 @@ class CountAnomalyModel:
 
     """
 
-    # one model per tracked tag: slots keep it ~1.2 KB smaller than a __dict__
-    __slots__ = ("dispersion", "bin_seconds", "level_half_life", "var_half_life", "season_half_life",
-                 "weekly_half_life", "daily_slots", "weekly", "noise_floor", "clip", "prior_count",
-                 "prior_std", "prior_weight", "freeze_weight", "peak_decay", "level", "var", "n", "t_last",
-                 "daily", "daily_n", "week", "week_n", "frozen", "peak", "_forecast_bin", "_forecast_value",
-                 "_a_level", "_a_var", "_a_daily", "_a_week", "_slot_width", "_y0", "_dsum", "_dcnt",
-                 "_wsum", "_wcnt")
+    # one model per tracked tag: its parameters are shared, its profiles made lazily
+    __slots__ = ("params", "level", "var", "n", "t_last", "season", "frozen", "peak",
+                 "_forecast_bin", "_forecast_value")
 
     def __init__(
         self,
@@ -146,78 +143,39 @@ class CountAnomalyModel:
         dispersion: float = 50.0,
         peak_decay: float = 1.0,
     ):
-        self.dispersion = float(dispersion)
-        self.bin_seconds = float(bin_seconds)
-        self.level_half_life = float(level_half_life)
-        self.var_half_life = float(var_half_life)
-        self.season_half_life = float(season_half_life)
-        self.weekly_half_life = float(weekly_half_life)
-        self.daily_slots = int(daily_slots)
-        self.weekly = bool(weekly)
-        self.noise_floor = float(noise_floor)
-        self.clip = float(clip)
-        self.prior_count = float(prior_count)
-        self.prior_std = float(prior_std)
-        self.prior_weight = int(prior_weight)
-        self.freeze_weight = float(freeze_weight)
-        self.peak_decay = float(peak_decay)
-
-        self.level = self._tf(self.prior_count)
-        self.var = self.prior_std**2
+        self.params = _shared_params((
+            float(bin_seconds), float(level_half_life), float(var_half_life), float(season_half_life),
+            float(weekly_half_life), int(daily_slots), bool(weekly), float(noise_floor), float(clip),
+            float(prior_count), float(prior_std), int(prior_weight), float(freeze_weight),
+            float(dispersion), float(peak_decay)))
+        self.level = self.params.transform(self.params.prior_count)
+        self.var = self.params.prior_std**2
         self.n = 0
         self.t_last: float | None = None
-        # the seasonal profiles, empty until the season first learns (an hour
-        # into the series): most tracked tags never get that far, and four
-        # profiles are ~0.5 KB of a tag's ~3.5 KB
-        self.daily: list[float] = []
-        self.daily_n: list[int] = []
-        self.week: list[float] = []
-        self.week_n: list[int] = []
+        self.season: Season | None = None  # until the season first learns (see Season)
         self.frozen = False
         self.peak: float | None = None
         self._forecast_bin: float | None = None  # see _forecast
-        self._derive()
-        self._sums()
-
-    def _derive(self) -> None:
-        b = self.bin_seconds
-        self._a_level = _alpha(b, self.level_half_life)
-        self._a_var = _alpha(b, self.var_half_life)
-        # A slot is updated once every `slots` bins, hence the longer step.
-        self._a_daily = _alpha(b * self.daily_slots, self.season_half_life) if self.daily_slots else 0.0
-        self._a_week = _alpha(b * _WEEK_SLOTS, self.weekly_half_life)
-        self._slot_width = _DAY / self.daily_slots if self.daily_slots else _DAY
-        self._y0 = self._tf(0.0)
+        self._forecast_value = (0.0, 0.0, 0.0)
 
     # -- seasonal profile --------------------------------------------------------
 
     def _slots(self, t: float) -> tuple[int, int]:
         """(hour-of-day slot, weekday) of `t`, UTC; the weekday is 0 on Mondays."""
-        return int((t % _DAY) // self._slot_width), int(t // _DAY + 3) % _WEEK_SLOTS
+        return int((t % _DAY) // self.params.slot_width), int(t // _DAY + 3) % _WEEK_SLOTS
 
     def _season(self, t: float) -> float:
-        # Offsets are centred over the slots seen so far, so the level stays the
-        # mean and a slot never seen yet (offset 0) is forecast by the level alone.
+        if self.season is None:
+            return 0.0
         h, d = self._slots(t)
-        s = 0.0
-        if self.daily_n and self.daily_n[h]:
-            s += self.daily[h] - self._dsum / self._dcnt
-        if self.week_n and self.week_n[d]:
-            s += self.week[d] - self._wsum / self._wcnt
-        return s
-
-    def _sums(self) -> None:
-        self._dsum = sum(v for v, c in zip(self.daily, self.daily_n) if c)
-        self._dcnt = sum(1 for c in self.daily_n if c)
-        self._wsum = sum(v for v, c in zip(self.week, self.week_n) if c)
-        self._wcnt = sum(1 for c in self.week_n if c)
+        return self.season.offset(h, d)
 
     # -- gaps ------------------------------------------------------------------
 
     def _skipped(self, t: float) -> int:
         if self.t_last is None:
             return 0
-        return max(int(round((t - self.t_last) / self.bin_seconds)) - 1, 0)
+        return max(int(round((t - self.t_last) / self.params.bin_seconds)) - 1, 0)
 
     def _after_gap(self, k: int) -> tuple[float, float]:
         """(level, var) after learning `k` zero-count bins, in closed form.
@@ -227,26 +185,19 @@ class CountAnomalyModel:
         """
         if k <= 0:
             return self.level, self.var
-        q, qv = 1.0 - self._a_level, 1.0 - self._a_var
-        d = self._y0 - self.level
+        p = self.params
+        q, qv = 1.0 - p.a_level, 1.0 - p.a_var
+        d = p.y0 - self.level
         level = self.level + d * (1.0 - q**k)
         rho = q * q / qv
         geo = k if abs(rho - 1.0) < 1e-12 else (1.0 - rho**k) / (1.0 - rho)
-        var = qv**k * self.var + self._a_var * d * d * qv ** (k - 1) * geo
+        var = qv**k * self.var + p.a_var * d * d * qv ** (k - 1) * geo
         return level, var
 
     # -- protocol ----------------------------------------------------------------
 
-    def _tf(self, x: float) -> float:
-        r = self.dispersion
-        return math.sqrt(r) * math.asinh(math.sqrt((max(x, 0.0) + _SHIFT) / r))
-
-    def _inv(self, y: float) -> float:
-        r = self.dispersion
-        return r * math.sinh(y / math.sqrt(r)) ** 2 - _SHIFT
-
     def _std(self, var: float) -> float:
-        return max(math.sqrt(var), self.noise_floor)
+        return max(math.sqrt(var), self.params.noise_floor)
 
     def _forecast(self, t: float) -> tuple[float, float, float]:
         """(level, var, season) for the bin starting at `t`, skipped bins learned.
@@ -262,26 +213,27 @@ class CountAnomalyModel:
     def score_one(self, t: float, x: float) -> float:
         """Signed z-like score of count `x` in the bin starting at `t` (no learning)."""
         level, var, season = self._forecast(t)
-        return (self._tf(x) - level - season) / self._std(var)
+        return (self.params.transform(x) - level - season) / self._std(var)
 
     def expected(self, t: float) -> float:
         """Typical count for the bin starting at `t` (transform inverse, ~ Poisson mean)."""
         level, _, season = self._forecast(t)
         m = level + season
-        return max(self._inv(m) + 0.25, 0.0)
+        return max(self.params.inverse(m) + 0.25, 0.0)
 
     def _peak_at(self, t: float) -> float | None:
         if self.peak is None or self.t_last is None:
             return self.peak
-        return self.peak - self.peak_decay * max(t - self.t_last, 0.0) / _DAY
+        return self.peak - self.params.peak_decay * max(t - self.t_last, 0.0) / _DAY
 
     def novelty(self, t: float, x: float) -> float:
         """How far count `x` is above the decayed running peak (transformed units; +inf at first)."""
         peak = self._peak_at(t)
-        return math.inf if peak is None else self._tf(x) - peak
+        return math.inf if peak is None else self.params.transform(x) - peak
 
     def learn_one(self, t: float, x: float) -> None:
-        y = self._tf(x)
+        p = self.params
+        y = p.transform(x)
         peak = self._peak_at(t)
         self.peak = y if peak is None else max(y, peak)
         self.level, self.var, season = self._forecast(t)
@@ -289,43 +241,27 @@ class CountAnomalyModel:
         self.n += self._skipped(t)
 
         std = self._std(self.var)
-        warm = self.n >= self.prior_weight
+        warm = self.n >= p.prior_weight
         err = y - self.level - season
         # No clipping while warming up: the prior may be far off (e.g. 100 tweets/bin).
-        e = _clamp(err, self.clip * std) if warm else err
-        w = self.freeze_weight if (self.frozen and warm) else 1.0
+        e = _clamp(err, p.clip * std) if warm else err
+        w = p.freeze_weight if (self.frozen and warm) else 1.0
 
         # The variance sees the raw error: a series with frequent bursts should get a wider scale.
-        self.var += w * max(self._a_var, 1.0 / (self.n + self.prior_weight)) * (err * err - self.var)
-        a_level = w * max(self._a_level, 1.0 / (self.n + 2))
+        self.var += w * max(p.a_var, 1.0 / (self.n + p.prior_weight)) * (err * err - self.var)
+        a_level = w * max(p.a_level, 1.0 / (self.n + 2))
         self.level += a_level * e
         # Holt-Winters: the season learns what the level did not absorb, once the
         # level has averaged a slot's worth of data (else the first slots soak up
         # the prior's error). It is not frozen: a recurring peak must be learned
         # even though it alerts the first time; clipping bounds one-off bursts.
-        if self.n * self.bin_seconds >= self._slot_width:
-            rs = (1.0 - a_level) * e
+        if self.n * p.bin_seconds >= p.slot_width:
+            if self.season is None:
+                self.season = Season(p.daily_slots, p.weekly)
             h, d = self._slots(t)
-            if self.daily_slots:
-                if not self.daily_n:
-                    self.daily, self.daily_n = [0.0] * self.daily_slots, [0] * self.daily_slots
-                a_daily = max(self._a_daily, 1.0 / (self.daily_n[h] + 2))
-                self._dcnt += not self.daily_n[h]
-                self.daily_n[h] += 1
-                self.daily[h] += a_daily * rs
-                self._dsum += a_daily * rs
-                self.level += a_daily * rs / self._dcnt  # re-centring moves the mean into the level
-                rs *= 1.0 - a_daily
-            if self.weekly:
-                # No warm-up boost: a weekday is visited for a whole day in a row,
-                # so a fast start would just duplicate the level.
-                if not self.week_n:
-                    self.week, self.week_n = [0.0] * _WEEK_SLOTS, [0] * _WEEK_SLOTS
-                self._wcnt += not self.week_n[d]
-                self.week_n[d] += 1
-                self.week[d] += self._a_week * rs
-                self._wsum += self._a_week * rs
-                self.level += self._a_week * rs / self._wcnt
+            into_level_daily, into_level_weekly = self.season.learn(h, d, (1.0 - a_level) * e, p)
+            self.level += into_level_daily
+            self.level += into_level_weekly
         self.n += 1
         self.t_last = float(t)
 
@@ -351,16 +287,17 @@ class CountAnomalyModel:
 
     def to_state(self) -> dict:
         """JSON-serialisable state (parameters included)."""
+        season = self.season
         return {
-            "params": {p: getattr(self, p) for p in self._PARAMS},
+            "params": {p: getattr(self.params, p) for p in self._PARAMS},
             "level": self.level,
             "var": self.var,
             "n": self.n,
             "t_last": self.t_last,
-            "daily": list(self.daily),
-            "daily_n": list(self.daily_n),
-            "week": list(self.week),
-            "week_n": list(self.week_n),
+            "daily": list(season.daily) if season else [],
+            "daily_n": list(season.daily_n) if season else [],
+            "week": list(season.week) if season else [],
+            "week_n": list(season.week_n) if season else [],
             "frozen": self.frozen,
             "peak": self.peak,
         }
@@ -372,16 +309,127 @@ class CountAnomalyModel:
         model.var = float(state["var"])
         model.n = int(state["n"])
         model.t_last = None if state["t_last"] is None else float(state["t_last"])
-        if any(state["daily_n"]):  # (a state written before the profiles were made lazily has zeros)
-            model.daily = [float(v) for v in state["daily"]]
-            model.daily_n = [int(v) for v in state["daily_n"]]
-        if any(state["week_n"]):
-            model.week = [float(v) for v in state["week"]]
-            model.week_n = [int(v) for v in state["week_n"]]
-        model._sums()
+        # (a state written before the profiles were made lazily has zeros)
+        if any(state["daily_n"]) or any(state["week_n"]):
+            model.season = Season.from_state(state, model.params)
         model.frozen = bool(state["frozen"])
         model.peak = state["peak"]
         return model
+
+
+class Params:
+    """A `CountAnomalyModel`'s parameters and the constants derived from them,
+    shared by every model built with the same values: there is a model per
+    tracked tag, and twenty-odd numbers each were ~0.2 KB a tag."""
+
+    __slots__ = ("bin_seconds", "level_half_life", "var_half_life", "season_half_life",
+                 "weekly_half_life", "daily_slots", "weekly", "noise_floor", "clip", "prior_count",
+                 "prior_std", "prior_weight", "freeze_weight", "dispersion", "peak_decay",
+                 "a_level", "a_var", "a_daily", "a_week", "slot_width", "y0", "_sqrt_r")
+
+    def __init__(self, bin_seconds: float, level_half_life: float, var_half_life: float,
+                 season_half_life: float, weekly_half_life: float, daily_slots: int, weekly: bool,
+                 noise_floor: float, clip: float, prior_count: float, prior_std: float,
+                 prior_weight: int, freeze_weight: float, dispersion: float, peak_decay: float):
+        self.bin_seconds = bin_seconds
+        self.level_half_life = level_half_life
+        self.var_half_life = var_half_life
+        self.season_half_life = season_half_life
+        self.weekly_half_life = weekly_half_life
+        self.daily_slots = daily_slots
+        self.weekly = weekly
+        self.noise_floor = noise_floor
+        self.clip = clip
+        self.prior_count = prior_count
+        self.prior_std = prior_std
+        self.prior_weight = prior_weight
+        self.freeze_weight = freeze_weight
+        self.dispersion = dispersion
+        self.peak_decay = peak_decay
+        self._sqrt_r = math.sqrt(dispersion)
+        b = bin_seconds
+        self.a_level = _alpha(b, level_half_life)
+        self.a_var = _alpha(b, var_half_life)
+        # A slot is updated once every `slots` bins, hence the longer step.
+        self.a_daily = _alpha(b * daily_slots, season_half_life) if daily_slots else 0.0
+        self.a_week = _alpha(b * _WEEK_SLOTS, weekly_half_life)
+        self.slot_width = _DAY / daily_slots if daily_slots else _DAY
+        self.y0 = self.transform(0.0)
+
+    def transform(self, x: float) -> float:
+        return self._sqrt_r * math.asinh(math.sqrt((max(x, 0.0) + _SHIFT) / self.dispersion))
+
+    def inverse(self, y: float) -> float:
+        return self.dispersion * math.sinh(y / self._sqrt_r) ** 2 - _SHIFT
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_params(values: tuple) -> Params:
+    return Params(*values)
+
+
+class Season:
+    """Daily (hour-of-day) and weekday offsets of a model's level.
+
+    Made when the season first learns, an hour into a series: most tracked tags
+    never get that far. Offsets are centred over the slots seen so far, so the
+    level stays the mean and a slot never seen yet (offset 0) is forecast by the
+    level alone."""
+
+    __slots__ = ("daily", "daily_n", "week", "week_n", "_dsum", "_dcnt", "_wsum", "_wcnt")
+
+    def __init__(self, daily_slots: int, weekly: bool):
+        self.daily = [0.0] * daily_slots
+        self.daily_n = [0] * daily_slots
+        self.week = [0.0] * _WEEK_SLOTS if weekly else []
+        self.week_n = [0] * _WEEK_SLOTS if weekly else []
+        self._sums()
+
+    @classmethod
+    def from_state(cls, state: dict, p: Params) -> Season:
+        season = cls(p.daily_slots, p.weekly)
+        if state["daily_n"]:
+            season.daily, season.daily_n = [float(v) for v in state["daily"]], [int(v) for v in state["daily_n"]]
+        if state["week_n"]:
+            season.week, season.week_n = [float(v) for v in state["week"]], [int(v) for v in state["week_n"]]
+        season._sums()
+        return season
+
+    def _sums(self) -> None:
+        self._dsum = sum(v for v, c in zip(self.daily, self.daily_n) if c)
+        self._dcnt = sum(1 for c in self.daily_n if c)
+        self._wsum = sum(v for v, c in zip(self.week, self.week_n) if c)
+        self._wcnt = sum(1 for c in self.week_n if c)
+
+    def offset(self, h: int, d: int) -> float:
+        s = 0.0
+        if self.daily_n and self.daily_n[h]:
+            s += self.daily[h] - self._dsum / self._dcnt
+        if self.week_n and self.week_n[d]:
+            s += self.week[d] - self._wsum / self._wcnt
+        return s
+
+    def learn(self, h: int, d: int, rs: float, p: Params) -> tuple[float, float]:
+        """Learn residual `rs` in slot (`h`, `d`); returns what re-centring the
+        daily and the weekday offsets moves into the level."""
+        daily = weekly = 0.0
+        if self.daily_n:
+            a_daily = max(p.a_daily, 1.0 / (self.daily_n[h] + 2))
+            self._dcnt += not self.daily_n[h]
+            self.daily_n[h] += 1
+            self.daily[h] += a_daily * rs
+            self._dsum += a_daily * rs
+            daily = a_daily * rs / self._dcnt
+            rs *= 1.0 - a_daily
+        if self.week_n:
+            # No warm-up boost: a weekday is visited for a whole day in a row,
+            # so a fast start would just duplicate the level.
+            self._wcnt += not self.week_n[d]
+            self.week_n[d] += 1
+            self.week[d] += p.a_week * rs
+            self._wsum += p.a_week * rs
+            weekly = p.a_week * rs / self._wcnt
+        return daily, weekly
 
 
 class AlertPolicy:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from detectors.volume import AlertPolicy, CountAnomalyDetector, CountAnomalyModel, score_series_file
+from detectors.volume import AlertPolicy, CountAnomalyDetector, CountAnomalyModel, Season, score_series_file
 
 MIN, DAY = 60.0, 86400.0
 
@@ -94,20 +94,21 @@ def test_seasonal_profiles_take_memory_only_once_the_season_learns():
     (a profile of zeros forecasts the same), and a state written with zeros
     (before the profiles were lazy) comes back empty and forecasts the same."""
     young, zeros = CountAnomalyModel(bin_seconds=60), CountAnomalyModel(bin_seconds=60)
-    zeros.daily, zeros.daily_n, zeros.week, zeros.week_n = [0.0] * 24, [0] * 24, [0.0] * 7, [0] * 7
+    zeros.season = Season(24, True)
     for i in range(59):
         young.learn_one(MIN * i, 5 + i % 3)
         zeros.learn_one(MIN * i, 5 + i % 3)
-    assert young.daily == young.daily_n == young.week == young.week_n == []
+    assert young.season is None and young.params is zeros.params  # one parameter set for all
     assert young.score_one(59 * MIN, 40) == zeros.score_one(59 * MIN, 40)
     assert young.expected(59 * MIN) == zeros.expected(59 * MIN)
     restored = CountAnomalyModel.from_state(json.loads(json.dumps(zeros.to_state())))
-    assert restored.daily_n == restored.week_n == []
+    assert restored.season is None
     assert restored.to_state() == young.to_state()
     for i in range(59, 3000):  # on into the second day: the profiles learn as before
         young.learn_one(MIN * i, 5 + i % 3)
         zeros.learn_one(MIN * i, 5 + i % 3)
-    assert len(young.daily_n) == 24 and sum(young.daily_n) > 0 and len(young.week_n) == 7
+    assert young.season is not None
+    assert len(young.season.daily_n) == 24 and sum(young.season.daily_n) > 0 and len(young.season.week_n) == 7
     assert young.to_state() == zeros.to_state()
 
 
