@@ -131,7 +131,7 @@ class MinuteBucket:
 class TagState:
     __slots__ = ("key", "partition", "surfaces", "open", "history", "emerging", "coordination",
                  "sources", "last_seen", "activity", "closed_until", "episode_samples",
-                 "coordination_until", "inbox", "_leader", "_display", "_history_json")
+                 "coordination_until", "inbox", "_leader", "_history_json")
 
     def __init__(self, key: str, partition: int, emerging: EmergingState):
         self.key = key
@@ -148,24 +148,24 @@ class TagState:
         self.episode_samples: list[str] = []
         self.coordination_until = 0.0
         self.inbox: list[TagHit] = []  # accepted, not yet applied (waiting for the watermark)
-        self._leader: str | None = None  # the most used surface, while ``_display`` is known
-        self._display: str | None = None
+        self._leader: str | None = None  # the most used surface, until another is counted
         self._history_json: orjson.Fragment | None = None  # ``history`` encoded, until it changes
 
     @property
     def display(self) -> str:
         """The tag as most people write it.  Asked for on every new author's hit:
-        kept until a surface other than the leading one is counted."""
-        if self._display is None:
+        the leading surface is kept until another surface is counted."""
+        if self._leader is None:
             top = self.surfaces.top(1)
-            self._leader = top[0][0] if top else None
-            self._display = "#" + (top[0][0] if top else self.key)
-        return self._display
+            self._leader = top[0][0] if top else self.key
+        return "#" + self._leader
 
     def add_surface(self, surface: str) -> None:
+        if surface == self.key:
+            surface = self.key  # one string for both, as most tags are written (~0.1 KB a tag)
         self.surfaces.add(surface)
         if surface != self._leader:
-            self._display = None
+            self._leader = None
 
     def to_state(self, history: bool = True) -> dict:
         return {
@@ -200,7 +200,7 @@ class TagState:
     @classmethod
     def from_state(cls, d: dict) -> "TagState":
         state = cls(d["key"], d["partition"], EmergingState.from_state(d["emerging"]))
-        state.surfaces.counts = d["surfaces"]
+        state.surfaces.counts = {state.key if s == state.key else s: c for s, c in d["surfaces"].items()}
         state.open = {m: MinuteBucket.from_state(b) for m, b in d["open"]}
         state.history = {m: pa for m, pa in d["history"]}
         if d["coordination"] is not None:
