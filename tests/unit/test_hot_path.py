@@ -191,6 +191,30 @@ def test_a_tag_state_encodes_as_its_plain_state_while_its_history_changes():
     assert checked > HISTORY_MINUTES and len(stage.states["k"].history) == HISTORY_MINUTES
 
 
+def test_tracked_tags_share_what_they_can():
+    """A tracked tag costs memory in every worker (~50 000 of them): a surface
+    written as its key is stored as the key's string, the display is built
+    from the leading surface, and the volume models share one parameter set."""
+    from detectors.records import TagHit
+    from detectors.tags import TagStage
+
+    stage = TagStage()
+    for i, (key, surface) in enumerate([("bghdad", "bghdad"), ("bghdad", "Bghdad"), ("bghdad", "bghdad"),
+                                        ("mosul", "Mosul"), ("mosul", "Mosul")]):
+        # a new string each time, as decoding a hit from Kafka gives
+        stage.on_hit(TagHit("".join(key), "".join(surface), f"p{i}", f"a{i}", 10.0 * i, "twitter", "", offset=i))
+    stage.advance_to(600.0)
+    baghdad, mosul = stage.states["bghdad"], stage.states["mosul"]
+    assert [s for s in baghdad.surfaces.counts if s is baghdad.key] == ["bghdad"]
+    assert (baghdad.display, mosul.display) == ("#bghdad", "#Mosul")
+    assert baghdad.emerging.model.params is mosul.emerging.model.params
+    stage.on_hit(TagHit("mosul", "mosul", "p9", "a9", 610.0, "twitter", "", offset=9))
+    stage.on_hit(TagHit("mosul", "mosul", "p10", "a10", 611.0, "twitter", "", offset=10))
+    stage.on_hit(TagHit("mosul", "mosul", "p11", "a11", 612.0, "twitter", "", offset=11))
+    stage.advance_to(700.0)
+    assert mosul.display == "#mosul"  # the leader changed
+
+
 def test_an_encoded_tag_state_keeps_only_what_its_history_takes():
     """A worker encodes every tracked tag at write-back and keeps its history's
     encoding: 50 000 tags kept 4 KiB each when that was orjson's own buffer."""
