@@ -940,7 +940,7 @@ class TagView(View):
             return self.json({"error": "tag not tracked on this worker"}, status=404)
         return self.json({"key": state.key, "display": state.display,
                           "history": [[minute * 60, posts, authors]
-                                      for minute, (posts, authors) in sorted(state.history.items())],
+                                      for minute, (posts, authors) in state.history.items()],
                           "surfaces": state.surfaces.top(8), "firing": state.emerging.episode.firing})
 
 

@@ -92,7 +92,7 @@ def test_a_replayed_first_hit_does_not_admit_its_tag():
     assert "k" not in stage.states and stage.duplicate_hits == 1
     stage.on_hit(hit("k", 2, 11.0, offset=6))
     stage.advance_to(200.0)
-    assert stage.states["k"].history == {0: [2, 2]}
+    assert stage.states["k"].history.items() == [(0, (2, 2))]
 
 
 def test_held_hits_expire_with_idle_tags():

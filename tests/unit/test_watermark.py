@@ -40,7 +40,7 @@ def test_a_partition_read_late_is_not_late():
     stage.on_hit(hit("k", 1, T0 + 5, 0))
     stage.advance_to(T0 + 600)
     assert stage.late_hits == 0
-    assert stage.states["k"].history[int(T0 // 60)][0] == 3
+    assert dict(stage.states["k"].history.items())[int(T0 // 60)][0] == 3
 
 
 def test_shard_counts_of_a_partition_read_late_are_not_late():
