@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import logging
 import math
 import time
 from collections.abc import MutableMapping
@@ -162,6 +163,7 @@ class HeldHits(MutableMapping):
 kafka_client.install()
 changelog.install()
 fetch_pacing.install()  # before any consumer starts
+log = logging.getLogger(__name__)
 settings = Settings()
 detector_config = DetectorConfig.load(settings.detector_config)
 
@@ -242,6 +244,11 @@ taken_offsets: dict[tuple[str, int], int] = {}
 # per (global stage, upstream partition): wall-clock time of its last progress report
 report_wall: dict[tuple[str, int], float] = {}
 ingest_watermark = [-math.inf]
+# A tag/shard partition's minutes are closed by its agent and by the idle timer.
+# Each closes and reports them under its stage's lock: else a report of the
+# progress one has made could overtake the other's records for those minutes
+# (both await the sends), and the global stage would call those records late.
+closing = {"tags": asyncio.Lock(), "shards": asyncio.Lock()}
 # wall-clock time the worker last could not see all of its input (see quiet_since)
 input_unseen_at = [0.0]
 
@@ -435,14 +442,20 @@ async def tag_agent(stream):
             last_wall[f"tags/{partition}"] = now
             taken_offsets[tag_hits_topic.get_topic_name(), partition] = event.message.offset
             await changelog_ebb()  # admitting and evicting tags writes the table too
-        closed = {}
-        for partition in touched:
-            closed_alerts, closed[partition] = tags.advance(partition)
-            alerts.extend(closed_alerts)
-        await after_tags(alerts, closed)
+        await close_tags(touched, alerts)
         metrics.DETECTOR_DURATION.labels("emerging").observe(time.perf_counter() - started)
         if newest > -math.inf:
             metrics.record_lag("tags", newest)
+
+
+async def close_tags(partitions, alerts: list[Alert]) -> None:
+    """Close what the watermarks passed in these partitions and report it (see ``closing``)."""
+    async with closing["tags"]:
+        closed = {}
+        for partition in partitions:
+            closed_alerts, closed[partition] = tags.advance(partition)
+            alerts.extend(closed_alerts)
+        await after_tags(alerts, closed)
 
 
 async def after_tags(alerts: list[Alert], closed: dict[int, list[TagMinute]]) -> None:
@@ -493,7 +506,13 @@ async def shard_agent(stream):
             touched.add(partition)
             last_wall[f"shards/{partition}"] = now
             taken_offsets[platform_hits_topic.get_topic_name(), partition] = event.message.offset
-        await after_shards({p: shards.advance(p) for p in touched})
+        await close_shards(touched)
+
+
+async def close_shards(partitions) -> None:
+    """Close what the watermarks passed in these partitions and report it (see ``closing``)."""
+    async with closing["shards"]:
+        await after_shards({p: shards.advance(p) for p in partitions})
 
 
 async def after_shards(closed: dict[int, list[PlatformMinute]]) -> None:
@@ -518,7 +537,11 @@ async def apply_gated(events, name: str, decode, detector: str) -> None:
     now = time.time()
     for event in events:
         source, progress, records = read_progress(event.value)
+        late = stage.minutes.late
         alerts.extend(stage.on_batch(source, progress, [decode(fields) for fields in records]))
+        if stage.minutes.late > late:
+            log.warning("%s: %d records of upstream partition %d late (closed before %s)", name,
+                        stage.minutes.late - late, source, format_time(stage.minutes.next_minute or 0.0))
         report_wall[name, source] = now
         taken_offsets[event.message.topic, event.message.partition] = event.message.offset
     last_wall[name] = now
@@ -607,29 +630,24 @@ async def close_idle_windows() -> None:
         # a quiet source is merely behind, and waiting for it is what keeps its
         # records from being late
         if now - quiet_since(seen) >= idle and now - mark.newest.get(source, mark.observed) < LIVE_HORIZON_SECONDS \
-                and not has_backlog(tag_hits_topic if stage == "tags" else platform_hits_topic, partition):
+                and not has_backlog(settings.topic_tag_hits if stage == "tags" else settings.topic_platform_hits,
+                                    partition):
             del source_wall[stage, partition, source]
             mark.forget(source)
 
-    tag_alerts: list[Alert] = []
-    closed_tags: dict[int, list[TagMinute]] = {}
-    closed_shards: dict[int, list[PlatformMinute]] = {}
     # a replay pausing mid-stream (a slow fetch, a rebalance) is not the end of
     # input: move a replayed partition on only once this worker's ingest is idle too
     ingest_idle = now - quiet_since(last_wall.get("posts", 0.0)) >= idle
     for partition, mark in list(tags.watermarks.items()):
         if may_move_on(last_wall.get(f"tags/{partition}", now), mark, ingest_idle, now) \
-                and not has_backlog(tag_hits_topic, partition):
+                and not has_backlog(settings.topic_tag_hits, partition):
             mark.advance_to(idle_target(mark.observed, mark.lateness, now))
-        closed_alerts, closed_tags[partition] = tags.advance(partition)
-        tag_alerts.extend(closed_alerts)
     for partition, mark in list(shards.watermarks.items()):
         if may_move_on(last_wall.get(f"shards/{partition}", now), mark, ingest_idle, now) \
-                and not has_backlog(platform_hits_topic, partition):
+                and not has_backlog(settings.topic_platform_hits, partition):
             mark.advance_to(idle_target(mark.observed, mark.lateness, now))
-        closed_shards[partition] = shards.advance(partition)
-    await after_tags(tag_alerts, closed_tags)
-    await after_shards(closed_shards)
+    await close_tags(list(tags.watermarks), [])
+    await close_shards(list(shards.watermarks))
 
     for name, stage, topic, publish_stage in (("platforms", platforms, platform_minutes_topic, after_platforms),
                                               ("summaries", summaries, tag_minutes_topic, after_summaries)):
@@ -646,17 +664,25 @@ def exclude_quiet_sources(name: str, gate: MinuteGate, topic, now: float) -> Non
     reports get as long again.  Silence is judged by the reports this stage has
     taken: while more wait unread (the stage is behind, say on a loaded machine)
     nobody is silent, and a gate moved on by the one partition ahead would make
-    the others' minutes late."""
+    the others' minutes late.  Every partition silent is the end of a replay
+    only once this worker's stages have read all their input too: after a
+    stall of the worker's loop every report is old while the upstream stages'
+    input waits in their buffers."""
     reports = {source: seen for (n, source), seen in report_wall.items() if n == name}
-    if not reports or has_backlog(topic, 0):
+    if not reports or has_backlog(topic.get_topic_name(), 0):
         return
     idle = settings.idle_close_seconds
-    all_quiet = now - quiet_since(max(reports.values())) >= 2 * idle
+    all_quiet = now - quiet_since(max(reports.values())) >= 2 * idle and not unread_input()
     for source in range(gate.sources):
         quiet = now - quiet_since(reports.get(source, min(reports.values()))) >= 2 * idle
         live = now - gate.progress.get(source, -math.inf) < LIVE_HORIZON_SECONDS
-        if quiet and (live or all_quiet):
+        if quiet and (live or all_quiet) and source not in gate.excluded:
             gate.exclude(source)
+            # a live partition gone silent is news; every partition silent is the end of a replay
+            log.log(logging.WARNING if live else logging.INFO,
+                    "%s: upstream partition %d silent for %.0f s (%s), no longer waited for", name, source,
+                    now - quiet_since(reports.get(source, min(reports.values()))),
+                    "live" if live else "every partition silent")
 
 
 LIVE_HORIZON_SECONDS = 300.0
@@ -672,10 +698,9 @@ def quiet_since(seen: float) -> float:
     return max(seen, input_unseen_at[0])
 
 
-def has_backlog(topic, partition: int) -> bool:
+def has_backlog(name: str, partition: int) -> bool:
     """Records of this partition wait in Kafka or in the stream's buffer: a stage
     busy with a flood is behind, not idle, and its event time must wait for them."""
-    name = topic.get_topic_name()
     taken = taken_offsets.get((name, partition))
     if taken is None:  # nothing taken yet: the partition is not idle either (see may_move_on)
         return False
@@ -684,6 +709,13 @@ def has_backlog(topic, partition: int) -> bool:
     except AssertionError:  # aiokafka: not assigned (any more) — the stage's state outlives a rebalance
         return True  # not this worker's to move on (an uncaught error here stopped the worker)
     return highwater is not None and highwater > taken + 1
+
+
+def unread_input() -> bool:
+    """Records wait unread on some partition a stage of this worker reads (one
+    a rebalance took away is another worker's)."""
+    owned = app.consumer.assignment()
+    return any(has_backlog(name, partition) for name, partition in list(taken_offsets) if TP(name, partition) in owned)
 
 
 def may_move_on(seen: float, mark, ingest_idle: bool, now: float) -> bool:

@@ -120,8 +120,10 @@ def test_backtest_and_live_pipeline_give_the_same_alerts(broker, start_worker, w
         extra = set(alert_keys(live)) - set(alert_keys(expected))
         late = {stage: worker.metric("rasd_late_events_total", stage=stage)
                 for stage in ("tags", "shards", "platforms", "summaries")}
+        gates = [line for line in worker.log_path.read_text(errors="replace").splitlines()
+                 if "no longer waited for" in line or "late (closed before" in line]
         raise AssertionError(f"live != backtest\nmissing: {sorted(missing)}\nextra: {sorted(extra)}\n"
-                             f"late records per stage: {late}")
+                             f"late records per stage: {late}\ngate log:\n" + "\n".join(gates[:40]))
 
 
 def test_silent_input_raises_ingest_stall(broker, start_worker, workdir):
