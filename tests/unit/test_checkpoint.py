@@ -61,3 +61,37 @@ def test_states_are_written_back_before_a_commit_and_held_hits_deleted_after_the
         # the evicted tag is not written; the tag's state precedes its held hit's tombstone
         "['k', '-k', 'twitter/0'] set() set()",
     ]
+
+
+VIEW_PROBE = """
+import faust
+from streams import app as worker
+from streams.changelog import CHANGELOG
+
+gets = []
+class Counting(faust.Sensor):
+    def on_table_get(self, table, key):
+        gets.append(key)
+worker.app.sensors.add(Counting())
+
+view = worker.tags.states
+view["k"] = "state of k"
+print(view.get("k"), "k" in view, view["k"], len(view), list(view), list(view.items()), gets)
+print(worker.tag_table["k"], gets)  # (Faust's own read, for the record: sensed)
+print(CHANGELOG.pending["tag-state"])
+del view["k"]
+print(view.get("k"), "k" in view, dict(worker.tag_table.data.data), CHANGELOG.pending["tag-state"])
+"""
+
+
+def test_stages_read_their_tables_directly_and_write_through_them(tmp_path):
+    out = subprocess.run([sys.executable, "-c", VIEW_PROBE], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO), "RASD_DATA_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0] == "state of k True state of k 1 ['k'] [('k', 'state of k')] []"
+    assert lines[1] == "state of k ['k']"
+    pending = eval(lines[2])  # {(partition, key): value} recorded for the next changelog flush
+    (partition, key), = pending
+    assert key == "k" and pending[partition, key] == "state of k"
+    assert lines[3] == f"None False {{}} {{({partition}, 'k'): None}}"
