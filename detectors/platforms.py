@@ -107,6 +107,28 @@ class PlatformShardCounter:
             mark = self.watermarks[partition] = Watermark(self.allowed_lateness, self.sources)
         return mark
 
+    def on_records(self, records: list, partition: int = 0) -> set[int]:
+        """One message of the worker's platform hits topic: posts as
+        ``[platform, created_at, author, source, offset]`` and ``[source, event
+        time]`` progress items.  Returns the sources heard from.
+
+        >>> counter = PlatformShardCounter(allowed_lateness=0, sources=(0, 1))
+        >>> counter.on_records([["twitter", 5.0, "a", 0, 3], [1, 70.0]])
+        {0, 1}
+        >>> counter.watermark()
+        5.0
+        """
+        sources: set[int] = set()
+        for fields in records:
+            if len(fields) == 2:
+                source: int = fields[0]
+                self.on_progress(source, fields[1], partition)
+            else:
+                platform, created_at, author, source, offset = fields
+                self.on_post(platform, created_at, author, source, offset, partition)
+            sources.add(source)
+        return sources
+
     def on_post(self, platform: str, created_at: float, author: str, source: int = 0,
                 offset: int = -1, partition: int = 0) -> None:
         mark = self._watermark(partition)

@@ -356,6 +356,34 @@ class TagStage:
         self._mark_due(partition, at, key)
         self.dirty.add(key)
 
+    def on_records(self, records: list, partition: int = 0) -> tuple[float, set[int]]:
+        """One message of the worker's hits topic: hits as ``TagHit.to_fields``
+        lists and ``[source, event time]`` progress items (``on_progress``).
+        Returns the newest hit's event time and the sources heard from.  (The
+        agent's loop over them cost a few interpreted steps a hit.)
+
+        >>> stage = TagStage(sources=(0, 1))
+        >>> hit = TagHit("k", "K", "p1", "a", 10.0, "twitter", "#K", source=1, offset=7)
+        >>> stage.on_records([hit.to_fields(), [0, 30.0]])
+        (10.0, {0, 1})
+        >>> stage.watermark()
+        -10.0
+        """
+        newest = -math.inf
+        sources: set[int] = set()
+        for fields in records:
+            if len(fields) == 2:
+                source: int = fields[0]
+                self.on_progress(source, fields[1], partition)
+                sources.add(source)
+                continue
+            hit = TagHit.from_fields(fields)
+            self.on_hit(hit, partition)
+            if hit.created_at > newest:
+                newest = hit.created_at
+            sources.add(hit.source)
+        return newest, sources
+
     def _mark_due(self, partition: int, at: float, key: str) -> None:
         slots = self.due.get(partition)
         if slots is None:

@@ -239,3 +239,59 @@ def test_an_encoded_tag_state_keeps_only_what_its_history_takes():
     finally:
         tracemalloc.stop()
     assert kept < 512, f"{kept:.0f} bytes kept per state"
+
+
+def test_a_message_of_records_is_taken_as_its_records_one_by_one():
+    """``on_records`` (the worker's agents) against the loop it replaced: the
+    same hits, posts and progress items in the same order leave the same states
+    and close the same minutes, whatever the records' partition and sources."""
+    from detectors.platforms import PlatformShardCounter
+    from detectors.records import TagHit
+    from detectors.tags import TagStage
+    from scenarios.presets import PRESETS
+
+    posts = [parse_post(orjson.dumps(post)) for post in PRESETS["counter_campaign"](seed=3, rate=2).posts]
+    sources = (0, 1, 2)
+    messages: list[tuple[int, list, list]] = []  # (partition, hits, platform posts), progress items inside
+    for start in range(0, len(posts), 97):
+        hit_records: list = []
+        post_records: list = []
+        newest: dict[int, float] = {}
+        for offset, post in enumerate(posts[start:start + 97], start):
+            source = offset % len(sources)
+            hit_records += [orjson.loads(hit.to_wire()) for hit in hits_of(post, source, offset)]
+            post_records.append([post.platform, post.created_at, post.author, source, offset])
+            newest[source] = max(newest.get(source, -math.inf), post.created_at)
+        progress = [[source, at] for source, at in newest.items()]
+        messages.append((start % 2, hit_records + progress, post_records + progress))
+    assert sum(len(p) for _, _, p in messages) > len(posts)  # progress items are in
+
+    by_message, one_by_one = TagStage(sources=sources), TagStage(sources=sources)
+    counters = [PlatformShardCounter(20.0, 2, sources=sources) for _ in range(2)]
+    for partition, hit_records, post_records in messages:
+        newest_hit, heard = by_message.on_records(hit_records, partition)
+        expected_newest, expected_heard = -math.inf, set()
+        for fields in hit_records:
+            if len(fields) == 2:
+                one_by_one.on_progress(fields[0], fields[1], partition)
+                expected_heard.add(fields[0])
+            else:
+                hit = TagHit.from_fields(fields)
+                one_by_one.on_hit(hit, partition)
+                expected_newest = max(expected_newest, hit.created_at)
+                expected_heard.add(hit.source)
+        assert (newest_hit, heard) == (expected_newest, expected_heard)
+        assert by_message.advance(partition) == one_by_one.advance(partition)
+
+        assert counters[0].on_records(post_records, partition) == {fields[-2] if len(fields) == 5 else fields[0]
+                                                                    for fields in post_records}
+        for fields in post_records:
+            if len(fields) == 2:
+                counters[1].on_progress(fields[0], fields[1], partition)
+            else:
+                counters[1].on_post(*fields, partition=partition)
+        assert counters[0].advance(partition) == counters[1].advance(partition)
+    assert by_message.states.keys() == one_by_one.states.keys() and by_message.states
+    assert all(by_message.states[k].to_json() == one_by_one.states[k].to_json() for k in by_message.states)
+    assert {k: s.to_state() for k, s in counters[0].states.items()} == \
+        {k: s.to_state() for k, s in counters[1].states.items()}
