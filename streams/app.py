@@ -700,16 +700,16 @@ def exclude_quiet_sources(name: str, gate: MinuteGate, topic, now: float) -> Non
         return
     idle = settings.idle_close_seconds
     all_quiet = now - quiet_since(max(reports.values())) >= 2 * idle and not unread_input()
+    oldest = min(reports.values())  # a partition never heard from counts as silent as the most silent
     for source in range(gate.sources):
-        quiet = now - quiet_since(reports.get(source, min(reports.values()))) >= 2 * idle
+        silent_for = now - quiet_since(reports.get(source, oldest))
         live = now - gate.progress.get(source, -math.inf) < LIVE_HORIZON_SECONDS
-        if quiet and (live or all_quiet) and source not in gate.excluded:
+        if silent_for >= 2 * idle and (live or all_quiet) and source not in gate.excluded:
             gate.exclude(source)
             # a live partition gone silent is news; every partition silent is the end of a replay
             log.log(logging.WARNING if live else logging.INFO,
                     "%s: upstream partition %d silent for %.0f s (%s), no longer waited for", name, source,
-                    now - quiet_since(reports.get(source, min(reports.values()))),
-                    "live" if live else "every partition silent")
+                    silent_for, "live" if live else "every partition silent")
 
 
 LIVE_HORIZON_SECONDS = 300.0
