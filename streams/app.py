@@ -27,7 +27,7 @@ import faust
 import orjson
 from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
-from faust.types import TP
+from faust.types import TP, TopicT
 from faust.web import Request, Response, View
 
 from detectors.alerts import KINDS, Alert
@@ -377,27 +377,31 @@ def restore_watermarks(stage: str, watermarks: dict[int, Watermark], lateness: f
 
 
 # -- agents -------------------------------------------------------------------
-async def ingest(batch: Batch) -> list[asyncio.Future]:
-    """Validate posts; forward their tag hits and platform counts, batched per
+# a message to send: (topic, partition or None, value, headers)
+Outgoing = tuple[TopicT, int | None, bytes, list[tuple[str, bytes]] | None]
+
+
+def ingest(batch: Batch) -> list[Outgoing]:
+    """Validate posts; route their tag hits and platform counts, batched per
     destination partition (one message per partition per batch: Kafka's cost is
-    per message, and per-key order within a partition is kept).  Returns the
-    delivery futures of everything sent, for the offsets to wait on."""
+    per message, and per-key order within a partition is kept), and the
+    rejected posts to the dead-letter topic."""
     started = time.perf_counter()
     now = time.time()
+    outgoing: list[Outgoing] = []
     hit_batches: dict[int, list] = {}
     platform_batches: dict[int, list] = {}
     per_platform: dict[str, int] = {}  # counted once per batch: a labelled inc costs 3-8 us
     newest_of_source: dict[int, float] = {}
-    sent: list[asyncio.Future] = []
     for message in interleaved(batch):
         raw = message.value
         try:
             post = parse_post(raw, now)
         except InvalidPost as exc:
-            sent.append(await reject(raw, exc.reason, exc.detail, message))
+            outgoing.append(rejected(raw, exc.reason, exc.detail, message))
             continue
         except Exception as exc:  # a bug must not lose the message or stop the worker
-            sent.append(await reject(raw, "processing_error", repr(exc)[:300], message))
+            outgoing.append(rejected(raw, "processing_error", repr(exc)[:300], message))
             continue
         for hit in hits_of(post, message.partition, message.offset):
             hit_batches.setdefault(tag_partition(hit.key), []).append(hit.to_wire())
@@ -413,8 +417,7 @@ async def ingest(batch: Batch) -> list[asyncio.Future]:
     platform_marks.add(platform_batches, newest_of_source)
     for topic, batches in ((tag_hits_topic, hit_batches), (platform_hits_topic, platform_batches)):
         for partition, wires in batches.items():
-            for value in json_arrays(wires):
-                sent.append(await topic.send(value=value, partition=partition))
+            outgoing.extend((topic, partition, value, None) for value in json_arrays(wires))
     newest = max(newest_of_source.values(), default=-math.inf)
     if newest > -math.inf:
         ingest_watermark[0] = max(ingest_watermark[0], newest)
@@ -423,7 +426,25 @@ async def ingest(batch: Batch) -> list[asyncio.Future]:
     last_wall["posts"] = now
     metrics.LAST_MESSAGE.set(now)
     metrics.DETECTOR_DURATION.labels("ingest").observe(time.perf_counter() - started)
-    return sent
+    return outgoing
+
+
+async def forward(outgoing: list[Outgoing]) -> list[asyncio.Future]:
+    """Send what ``ingest`` routed; the delivery futures, for the offsets to wait on."""
+    return [await topic.send(value=value, partition=partition, headers=headers)
+            for topic, partition, value, headers in outgoing]
+
+
+def rejected(raw: bytes, reason: str, detail: str, message) -> Outgoing:
+    metrics.DLQ_MESSAGES.labels(reason).inc()
+    return dlq_topic, None, raw, [
+        ("rasd-reason", reason.encode()), ("rasd-detail", detail.encode("utf-8", "replace")),
+        ("rasd-source", f"{message.topic}/{message.partition}/{message.offset}".encode())]
+
+
+def forget_progress() -> None:
+    hit_marks.forget()
+    platform_marks.forget()
 
 
 hit_marks, platform_marks = ProgressMarks(settings.partitions), ProgressMarks(settings.partitions)
@@ -436,7 +457,7 @@ def tag_partition(key: str) -> int:
     return key_partition(key, settings.partitions)
 
 
-posts_reader = PostsConsumer(settings, settings.topic_posts, ingest,
+posts_reader = PostsConsumer(settings, settings.topic_posts, ingest, forward, forget_progress,
                              session_timeout=app.conf.broker_session_timeout,
                              heartbeat_interval=app.conf.broker_heartbeat_interval,
                              rebalance_timeout=app.conf.broker_rebalance_timeout,
@@ -447,14 +468,6 @@ posts_reader = PostsConsumer(settings, settings.topic_posts, ingest,
 async def read_posts() -> None:
     await posts_topic.maybe_declare()
     await posts_reader.run()
-
-
-async def reject(raw: bytes, reason: str, detail: str, message) -> asyncio.Future:
-    metrics.DLQ_MESSAGES.labels(reason).inc()
-    return await dlq_topic.send(value=raw, headers=[
-        ("rasd-reason", reason.encode()), ("rasd-detail", detail.encode("utf-8", "replace")),
-        ("rasd-source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
-    ])
 
 
 @app.agent(tag_hits_topic)

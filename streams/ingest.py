@@ -7,10 +7,10 @@ the one topic with a record per post, so it skips Faust:
 :class:`PostsConsumer` reads it in its own consumer group (:func:`group_id`),
 hands each batch to the worker, waits until every message the worker produced
 for the batch is on the broker, and only then commits the batch's offsets.
-That is at-least-once: after a crash the uncommitted posts are read again, and
-the stages downstream recognise the replayed hits by their source offsets.  A
-rebalance waits for the batch in hand (commit included), so a partition
-changes owner between batches.
+That is at-least-once: after a crash or a failed send the uncommitted posts are
+read again, and the stages downstream recognise the replayed hits by their
+source offsets.  A rebalance waits for the batch in hand (commit included), so
+a partition changes owner between batches.
 
 Faust no longer sees ``posts``, so whether the worker has heard from the
 broker lately and read everything there is on ``posts`` comes from here
@@ -22,7 +22,7 @@ import asyncio
 import itertools
 import logging
 import math
-from typing import Awaitable, Callable, Iterator
+from typing import Awaitable, Callable, Generic, Iterator, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -46,6 +46,7 @@ FETCH = {"max_partition_fetch_bytes": 4 * 1024 * 1024, "fetch_max_wait_ms": 100}
 MESSAGE_BYTES = 512 * 1024  # a forwarded message stays well under the producer's 4 MiB request limit
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
+Routed = TypeVar("Routed")
 
 
 def group_id(app_id: str) -> str:
@@ -53,16 +54,19 @@ def group_id(app_id: str) -> str:
     return f"{app_id}-ingest"
 
 
-class PostsConsumer(ConsumerRebalanceListener):
-    """Feeds batches of ``topic`` to ``handle``, which returns the delivery
-    futures of what it produced; offsets are committed once those resolve."""
+class PostsConsumer(ConsumerRebalanceListener, Generic[Routed]):
+    """Feeds batches of ``topic`` to ``route`` (the worker's work on them), then
+    what it made to ``forward``, which sends it and returns the delivery
+    futures; offsets are committed once those resolve.  ``rewind`` is called
+    whenever reading restarts from the committed offsets."""
 
-    def __init__(self, settings, topic: str, handle: Callable[[Batch], Awaitable[list[asyncio.Future]]], *,
+    def __init__(self, settings, topic: str, route: Callable[[Batch], Routed],
+                 forward: Callable[[Routed], Awaitable[list[asyncio.Future]]], rewind: Callable[[], None], *,
                  session_timeout: float, heartbeat_interval: float, rebalance_timeout: float,
                  max_poll_interval: float):
         self.settings = settings
         self.topic = topic
-        self.handle = handle
+        self.route, self.forward, self.rewind = route, forward, rewind
         self.timeouts = {"session_timeout_ms": int(session_timeout * 1000),
                          "heartbeat_interval_ms": int(heartbeat_interval * 1000),
                          "rebalance_timeout_ms": int(rebalance_timeout * 1000),
@@ -73,7 +77,7 @@ class PostsConsumer(ConsumerRebalanceListener):
         self._settling: asyncio.Future | None = None  # the last batch's deliveries and commit
 
     async def run(self) -> None:
-        """Forever; a broken connection restarts from the committed offsets."""
+        """Forever; a broken connection or a failed send restarts from the committed offsets."""
         while True:
             self.consumer = consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.settings.kafka_bootstrap(), group_id=group_id(self.settings.app_id),
@@ -88,10 +92,15 @@ class PostsConsumer(ConsumerRebalanceListener):
                     batch = await next_batch(consumer)
                     if batch:
                         async with self._batch_in_hand:
-                            sent = await self.handle(batch)
-                            # a batch's deliveries and commit overlap the next batch's work:
-                            # waiting for them in turn left the worker idle half the time
+                            # the work on a batch overlaps the delivery and commit of the one
+                            # before (waiting for them first left the worker idle half the time)
+                            routed = self.route(batch)
+                            # but its sends wait for them: a message of this batch delivered
+                            # to a partition where one of that batch failed to go would make
+                            # that batch's replay look like old news downstream (hits older
+                            # than the newest offset a stage has taken are dropped)
                             await self._settled()
+                            sent = await self.forward(routed)
                             self._settling = asyncio.ensure_future(self._commit(consumer, batch, sent))
             except asyncio.CancelledError:
                 raise
@@ -106,6 +115,7 @@ class PostsConsumer(ConsumerRebalanceListener):
                     await asyncio.wait([self._settling])
                     self._settling = None
                 await consumer.stop()
+                self.rewind()
 
     async def _settled(self) -> None:
         """Wait for the last batch to be delivered and committed (raises what its sends raised)."""
@@ -199,6 +209,11 @@ class ProgressMarks:
     >>> marks.add(batches, {3: 120.0, 1: 90.0})   # only what moved on
     >>> batches
     {0: [b'[1,90.0]'], 1: [b'[1,90.0]']}
+    >>> marks.forget()   # reading restarts: what was told may not have arrived
+    >>> batches = {}
+    >>> marks.add(batches, {1: 90.0})
+    >>> batches
+    {0: [b'[1,90.0]'], 1: [b'[1,90.0]']}
     """
 
     def __init__(self, partitions: int):
@@ -215,6 +230,9 @@ class ProgressMarks:
                 told[partition, source] = at
             if marks:
                 batches.setdefault(partition, []).extend(orjson.dumps(mark) for mark in marks)
+
+    def forget(self) -> None:
+        self.told.clear()
 
 
 def progress_messages(source: int, progress: float, records: list[bytes]) -> list[bytes]:

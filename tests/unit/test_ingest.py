@@ -66,7 +66,7 @@ class FakeConsumer:
 
 
 def reader(consumer, assigned=True) -> PostsConsumer:
-    posts = PostsConsumer(SimpleNamespace(), "posts", None, session_timeout=60, heartbeat_interval=3,
+    posts = PostsConsumer(SimpleNamespace(), "posts", None, None, None, session_timeout=60, heartbeat_interval=3,
                           rebalance_timeout=60, max_poll_interval=1000)
     posts.consumer, posts.assigned = consumer, assigned
     return posts
