@@ -295,3 +295,46 @@ def test_a_message_of_records_is_taken_as_its_records_one_by_one():
     assert all(by_message.states[k].to_json() == one_by_one.states[k].to_json() for k in by_message.states)
     assert {k: s.to_state() for k, s in counters[0].states.items()} == \
         {k: s.to_state() for k, s in counters[1].states.items()}
+
+
+def test_routed_posts_are_what_parsing_each_post_gives():
+    """``route_posts`` (the worker's ingest) against parsing post by post: every
+    hit and platform count, to its key's partition, in input order; every bad
+    record rejected with its reason."""
+    from detectors.pipeline import route_posts
+    from detectors.platforms import shard_key
+    from scenarios.presets import PRESETS
+
+    class Record:
+        def __init__(self, value: bytes, partition: int, offset: int):
+            self.value, self.partition, self.offset = value, partition, offset
+
+    lines = [orjson.dumps(post) for post in PRESETS["fragmentation"](seed=5, rate=2).posts][:3000]
+    lines[10:10] = [b'{"id":', b'{"id":"x","platform":"twitter"}', b"\xff"]
+    records = [Record(line, n % 3, n // 3) for n, line in enumerate(lines)]
+
+    def partition_of(key: str) -> int:
+        return stable_hash(key) % 4
+
+    routed = route_posts(records, 2e9, partition_of, 3)
+
+    hits: dict[int, list] = {}
+    counts: dict[int, list] = {}
+    rejected, newest, platforms = [], {}, {}
+    for record in records:
+        try:
+            post = parse_post(record.value, 2e9)
+        except InvalidPost as exc:
+            rejected.append((record.offset, exc.reason, exc.detail))
+            continue
+        for hit in hits_of(post, record.partition, record.offset):
+            hits.setdefault(partition_of(hit.key), []).append(orjson.loads(hit.to_wire()))
+        counts.setdefault(partition_of(shard_key(post.platform, post.author, 3)), []).append(
+            [post.platform, post.created_at, post.author, record.partition, record.offset])
+        newest[record.partition] = max(newest.get(record.partition, -math.inf), post.created_at)
+        platforms[post.platform] = platforms.get(post.platform, 0) + 1
+    assert len(rejected) == 3 and len(hits) == 4 and sum(map(len, hits.values())) > 1000
+    assert {p: orjson.loads(orjson.dumps(h)) for p, h in routed.hits.items()} == hits
+    assert routed.counts == counts
+    assert [(record.offset, reason, detail) for record, reason, detail in routed.rejected] == rejected
+    assert (routed.newest, routed.platforms) == (newest, platforms)
