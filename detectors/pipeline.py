@@ -8,8 +8,7 @@ The stages and calls are exactly those the Faust agents make
          └► PlatformShardCounter.on_post … advance ─► PlatformStage.on_batch
 
 Here every stage sees one partition (0); in the worker each partition keeps
-its own watermark, and :func:`route_posts` sends each hit and platform count to
-the partition of its key.
+its own watermark.
 
 >>> pipe = Pipeline()
 >>> pipe.process_raw(b'{"id":"1","platform":"x","author":"a",'
@@ -23,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from detectors.alerts import Alert
 from detectors.campaign import CampaignDetector
 from detectors.config import DetectorConfig
 from detectors.outage import OutageDetector
-from detectors.platforms import PlatformShardCounter, PlatformStage, shard_key
+from detectors.platforms import PlatformShardCounter, PlatformStage
 from detectors.records import InvalidPost, Post, hits_of, parse_post
 from detectors.summaries import SummaryStage
 from detectors.tags import TagStage
@@ -125,67 +124,6 @@ class Pipeline:
         alerts.extend(self.platforms.flush())
         alerts.extend(self.summaries.flush())
         return alerts
-
-
-class RoutedPosts:
-    """A batch of raw posts, routed: per stage partition the tag hits
-    (``TagHit.to_fields``) and platform counts (``[platform, created_at,
-    author, source, offset]``) it gets; the rejected records with their reason
-    and detail; per source partition the newest event time; posts per platform."""
-
-    __slots__ = ("hits", "counts", "rejected", "newest", "platforms")
-
-    def __init__(self) -> None:
-        self.hits: dict[int, list] = {}
-        self.counts: dict[int, list] = {}
-        self.rejected: list[tuple[object, str, str]] = []
-        self.newest: dict[int, float] = {}
-        self.platforms: dict[str, int] = {}
-
-
-def route_posts(records: list, now: float, partition_of: Callable[[str], int], shards: int) -> RoutedPosts:
-    """Validate ``records`` (each with the raw post as ``value`` and its place in
-    the input as ``partition`` and ``offset``) and route what each stage
-    partition gets: a hit by its tag's key, a platform count by its shard's
-    (``partition_of``).  Compiled: the worker's per-post work outside the stages.
-
-    >>> raw = (b'{"id":"1","platform":"x","author":"a",'
-    ...        b'"created_at":"2020-01-01T00:00:00Z","text":"#t #u"}')
-    >>> class Record:
-    ...     def __init__(self, value, offset):
-    ...         self.value, self.partition, self.offset = value, 3, offset
-    >>> routed = route_posts([Record(raw, 7), Record(b'{"id":', 8)], 2e9, len, 4)
-    >>> {p: [hit[0] for hit in hits] for p, hits in routed.hits.items()}
-    {1: ['t', 'u']}
-    >>> routed.counts
-    {3: [['x', 1577836800.0, 'a', 3, 7]]}
-    >>> [(record.offset, reason) for record, reason, _ in routed.rejected]
-    [(8, 'invalid_json')]
-    >>> routed.newest, routed.platforms
-    ({3: 1577836800.0}, {'x': 1})
-    """
-    routed = RoutedPosts()
-    hits, counts, newest, platforms = routed.hits, routed.counts, routed.newest, routed.platforms
-    for record in records:
-        raw: bytes = record.value
-        source: int = record.partition
-        offset: int = record.offset
-        try:
-            post = parse_post(raw, now)
-        except InvalidPost as exc:
-            routed.rejected.append((record, exc.reason, exc.detail))
-            continue
-        except Exception as exc:  # a bug must not lose the post
-            routed.rejected.append((record, "processing_error", repr(exc)[:300]))
-            continue
-        for hit in hits_of(post, source, offset):
-            hits.setdefault(partition_of(hit.key), []).append(hit.to_fields())
-        counts.setdefault(partition_of(shard_key(post.platform, post.author, shards)), []).append(
-            [post.platform, post.created_at, post.author, source, offset])
-        platforms[post.platform] = platforms.get(post.platform, 0) + 1
-        if post.created_at > newest.get(source, -math.inf):
-            newest[source] = post.created_at
-    return routed
 
 
 @contextlib.contextmanager

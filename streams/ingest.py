@@ -201,51 +201,51 @@ class ProgressMarks:
     pauses is the one that lets the last minutes close.
 
     >>> marks = ProgressMarks(partitions=2)
-    >>> batches = {0: ["a hit"]}
+    >>> batches = {0: [b'"a hit"']}
     >>> marks.add(batches, {3: 120.0})
     >>> batches
-    {0: ['a hit', [3, 120.0]], 1: [[3, 120.0]]}
+    {0: [b'"a hit"', b'[3,120.0]'], 1: [b'[3,120.0]']}
     >>> batches = {}
     >>> marks.add(batches, {3: 120.0, 1: 90.0})   # only what moved on
     >>> batches
-    {0: [[1, 90.0]], 1: [[1, 90.0]]}
+    {0: [b'[1,90.0]'], 1: [b'[1,90.0]']}
     >>> marks.forget()   # reading restarts: what was told may not have arrived
     >>> batches = {}
     >>> marks.add(batches, {1: 90.0})
     >>> batches
-    {0: [[1, 90.0]], 1: [[1, 90.0]]}
+    {0: [b'[1,90.0]'], 1: [b'[1,90.0]']}
     """
 
     def __init__(self, partitions: int):
         self.partitions = partitions
         self.told: dict[tuple[int, int], float] = {}  # (stage partition, source) -> event time
 
-    def add(self, batches: dict[int, list], newest: dict[int, float]) -> None:
+    def add(self, batches: dict[int, list[bytes]], newest: dict[int, float]) -> None:
         """Add the marks that move a stage partition on to ``batches``
         (stage partition -> items), from ``newest`` (source -> event time)."""
         told = self.told
         for partition in range(self.partitions):
-            marks = [[source, at] for source, at in newest.items() if at > told.get((partition, source), -math.inf)]
+            marks = [(source, at) for source, at in newest.items() if at > told.get((partition, source), -math.inf)]
             for source, at in marks:
                 told[partition, source] = at
             if marks:
-                batches.setdefault(partition, []).extend(marks)
+                batches.setdefault(partition, []).extend(orjson.dumps(mark) for mark in marks)
 
     def forget(self) -> None:
         self.told.clear()
 
 
 def progress_messages(source: int, progress: float, records: list[bytes]) -> list[bytes]:
-    """An upstream partition's closed records (encoded) and progress as
-    messages of about ``MESSAGE_BYTES`` at most: a catch-up can close hours of
-    minutes of thousands of tags at once, more than the broker takes in one
-    record.  Only the last message carries the progress (the others ``null``):
-    a gate that moved on at the first would call the records after it late.
+    """An upstream partition's closed records and progress as messages of
+    about ``MESSAGE_BYTES`` at most: a catch-up can close hours of minutes of
+    thousands of tags at once, more than the broker takes in one record.  Only
+    the last message carries the progress (the others ``null``): a gate that
+    moved on at the first would call the records after it late.
 
     >>> progress_messages(2, 120.0, [b'"a"', b'"b"'])
     [b'{"source":2,"progress":120.0,"records":["a","b"]}']
     """
-    chunks = json_messages([orjson.Fragment(record) for record in records])
+    chunks = list(json_arrays(records))
     return [b'{"source":%d,"progress":%s,"records":%s}' % (
         source, orjson.dumps(progress) if i == len(chunks) - 1 else b"null", chunk) for i, chunk in enumerate(chunks)]
 
@@ -262,16 +262,17 @@ def read_progress(value: bytes) -> tuple[int, float, list]:
     return report["source"], -math.inf if progress is None else progress, report["records"]
 
 
-def json_messages(items: list) -> list[bytes]:
-    """``items`` as JSON arrays of ``MESSAGE_BYTES`` at most (an item alone may
-    be more); together, every item once, in order.  Encoded in one call: items
-    encoded one by one cost a bytes object each.
+def json_arrays(items: list[bytes]) -> Iterator[bytes]:
+    """JSON arrays of the given encoded items, each about ``MESSAGE_BYTES`` at
+    most (an item alone may be more); together, every item once, in order.
 
-    >>> json_messages([1, [2, 3]])
+    >>> list(json_arrays([b"1", b"[2,3]"]))
     [b'[1,[2,3]]']
     """
-    encoded = orjson.dumps(items)
-    if len(encoded) <= MESSAGE_BYTES or len(items) <= 1:
-        return [encoded]
-    half = len(items) // 2  # rare (a hashtag-stuffing flood): halves until each fits
-    return json_messages(items[:half]) + json_messages(items[half:])
+    start, size = 0, 0
+    for i, item in enumerate(items):
+        if size and size + len(item) > MESSAGE_BYTES:
+            yield b"[" + b",".join(items[start:i]) + b"]"
+            start, size = i, 0
+        size += len(item) + 1
+    yield b"[" + b",".join(items[start:]) + b"]"

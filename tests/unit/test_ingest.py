@@ -15,7 +15,7 @@ from aiokafka.errors import CommitFailedError
 
 from detectors.windows import GatedMinutes
 from streams import ingest
-from streams.ingest import PostsConsumer, interleaved, json_messages, progress_messages, read_progress
+from streams.ingest import PostsConsumer, interleaved, json_arrays, progress_messages, read_progress
 
 
 def record(partition: int, offset: int):
@@ -30,14 +30,14 @@ def test_a_batch_takes_partitions_in_turn_each_in_offset_order():
         (2, 7), (0, 40), (1, 3), (2, 8), (1, 4), (2, 9)]
 
 
-@pytest.mark.parametrize("sizes", [[10], [100] * 50, [300_000, 300_000, 10], [2_000_000, 5, 5], [60] * 20_000])
+@pytest.mark.parametrize("sizes", [[], [10], [100] * 50, [300_000, 300_000, 10], [2_000_000, 5, 5]])
 def test_forwarded_messages_carry_every_item_once_in_order_and_stay_small(sizes):
-    items = [["x" * size, i] for i, size in enumerate(sizes)]
-    messages = json_messages(items)
-    assert [item for message in messages for item in orjson.loads(message)] == items
-    assert all(orjson.loads(m) for m in messages)  # no empty message
+    items = [orjson.dumps(["x" * size, i]) for i, size in enumerate(sizes)]
+    messages = list(json_arrays(items))
+    assert [item for message in messages for item in orjson.loads(message)] == [orjson.loads(i) for i in items]
+    assert all(orjson.loads(m) for m in messages) or not items  # no empty message
     # only an item larger than the limit on its own makes a larger message
-    assert all(len(m) <= ingest.MESSAGE_BYTES or len(orjson.loads(m)) == 1 for m in messages)
+    assert all(len(m) <= ingest.MESSAGE_BYTES + 1 or len(orjson.loads(m)) == 1 for m in messages)
     if sum(sizes) > ingest.MESSAGE_BYTES:
         assert len(messages) > 1
 
