@@ -394,14 +394,13 @@ def ingest(batch: Batch) -> list[Outgoing]:
     per_platform: dict[str, int] = {}  # counted once per batch: a labelled inc costs 3-8 us
     newest_of_source: dict[int, float] = {}
     for message in interleaved(batch):
-        raw = message.value
         try:
-            post = parse_post(raw, now)
+            post = parse_post(message.value, now)
         except InvalidPost as exc:
-            outgoing.append(rejected(raw, exc.reason, exc.detail, message))
+            outgoing.append(rejected(message, exc.reason, exc.detail))
             continue
         except Exception as exc:  # a bug must not lose the message or stop the worker
-            outgoing.append(rejected(raw, "processing_error", repr(exc)[:300], message))
+            outgoing.append(rejected(message, "processing_error", repr(exc)[:300]))
             continue
         for hit in hits_of(post, message.partition, message.offset):
             hit_batches.setdefault(tag_partition(hit.key), []).append(hit.to_wire())
@@ -435,9 +434,9 @@ async def forward(outgoing: list[Outgoing]) -> list[asyncio.Future]:
             for topic, partition, value, headers in outgoing]
 
 
-def rejected(raw: bytes, reason: str, detail: str, message) -> Outgoing:
+def rejected(message, reason: str, detail: str) -> Outgoing:
     metrics.DLQ_MESSAGES.labels(reason).inc()
-    return dlq_topic, None, raw, [
+    return dlq_topic, None, message.value, [
         ("rasd-reason", reason.encode()), ("rasd-detail", detail.encode("utf-8", "replace")),
         ("rasd-source", f"{message.topic}/{message.partition}/{message.offset}".encode())]
 

@@ -134,9 +134,9 @@ class PostsConsumer(ConsumerRebalanceListener, Generic[Routed]):
             log.info("commit of %s after a rebalance refused (%r)", offsets, exc)
 
     def _delivering(self) -> bool:
-        """A batch is in hand (its sends queued, the one before it maybe still
-        settling: ``_settled`` lets go of it while waiting) or the last one has
-        not been delivered and committed."""
+        """A batch is in hand (routed, its sends waiting for the one before it to
+        settle or queued: ``_settled`` lets go of the loop while waiting) or the
+        last one has not been delivered and committed."""
         return self._batch_in_hand.locked() or (self._settling is not None and not self._settling.done())
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:

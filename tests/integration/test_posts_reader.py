@@ -6,26 +6,16 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
 from streams.embedded import ensure_topics
 from streams.ingest import PostsConsumer, group_id
+from tests.harness import produce
 
 pytestmark = pytest.mark.broker
 
 RECORDS = 300
-
-
-async def fill(bootstrap: str, topic: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for n in range(RECORDS):
-            await producer.send(topic, b"%d" % n, partition=0)
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 async def committed(bootstrap: str, topic: str, app_id: str) -> int | None:
@@ -47,6 +37,7 @@ def test_after_a_failed_send_nothing_read_later_is_sent_before_the_failed_batch_
     successfully, in order, and committed."""
     topic, app_id = "ordered-posts", "rasd-reader-test"
     ensure_topics(broker.bootstrap, {topic: 1})
+    produce(broker.bootstrap, [b"%d" % n for n in range(RECORDS)], topic=topic, partition=0)
     settings = SimpleNamespace(kafka_bootstrap=lambda: broker.bootstrap, app_id=app_id,
                                security_protocol="PLAINTEXT")
     events: list[tuple] = []
@@ -68,7 +59,6 @@ def test_after_a_failed_send_nothing_read_later_is_sent_before_the_failed_batch_
         return [delivery]
 
     async def run():
-        await fill(broker.bootstrap, topic)
         reader = PostsConsumer(settings, topic, route, forward, lambda: events.append(("rewound",)),
                                session_timeout=30, heartbeat_interval=1, rebalance_timeout=30,
                                max_poll_interval=300)

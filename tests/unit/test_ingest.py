@@ -98,7 +98,7 @@ def test_not_caught_up_while_a_batch_is_in_hand_or_not_delivered():
         posts._settling = asyncio.get_running_loop().create_future()
         waiting = posts.caught_up(since=0.0)
         posts._settling.set_result(None)
-        async with posts._batch_in_hand:  # the next batch handled, its sends queued
+        async with posts._batch_in_hand:  # the next batch in hand, its sends not yet delivered
             in_hand = posts.caught_up(since=0.0)
         return waiting, in_hand, posts.caught_up(since=0.0)
 
