@@ -54,7 +54,6 @@ import functools
 import hashlib
 import heapq
 import math
-import statistics
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -144,18 +143,52 @@ class _WindowHit(NamedTuple):
 class _Text:
     """A distinct normalised text of the window: how many hits hold it, one raw
     example, and its word shingles (None when too short to compare), replaced
-    by their MinHash signature when the window's signals are next measured."""
+    by its row in the window's signature pool when the window's signals are
+    next measured."""
 
-    __slots__ = ("refs", "example", "shingles", "signature")
+    __slots__ = ("refs", "example", "shingles", "row")
 
     def __init__(self, example: str, shingles: list[bytes] | None):
         self.refs = 0
         self.example = example
         self.shingles = shingles
-        self.signature: np.ndarray | None = None
+        self.row = -1
 
     def comparable(self) -> bool:
-        return self.shingles is not None or self.signature is not None
+        return self.shingles is not None or self.row >= 0
+
+
+class _SignaturePool:
+    """The MinHash signatures and LSH band keys of a window's texts, one row per
+    signed text, reused when its text leaves.  Gathering a minute's rows is one
+    numpy call; stacking an array per text, and keying every band anew each
+    minute, cost a surging tag's window more than clustering it."""
+
+    def __init__(self, num_perm: int, bands: int):
+        self.signatures = np.zeros((0, num_perm), dtype=np.uint32)
+        self.band_keys = np.zeros((0, bands), dtype=np.uint64)
+        self._free: list[int] = []
+
+    def add(self, signatures: np.ndarray, band_keys: np.ndarray) -> list[int]:
+        """Store the rows of new texts; returns where each went."""
+        n = len(signatures)
+        missing = n - len(self._free)
+        if missing > 0:
+            size = len(self.signatures)
+            grown = max(2 * size, size + missing, 16)
+            self.signatures = np.vstack([self.signatures, np.zeros((grown - size, self.signatures.shape[1]),
+                                                                   dtype=np.uint32)])
+            self.band_keys = np.vstack([self.band_keys, np.zeros((grown - size, self.band_keys.shape[1]),
+                                                                 dtype=np.uint64)])
+            self._free.extend(range(size, grown))
+        rows = self._free[len(self._free) - n:]
+        del self._free[len(self._free) - n:]
+        self.signatures[rows] = signatures
+        self.band_keys[rows] = band_keys
+        return rows
+
+    def release(self, row: int) -> None:
+        self._free.append(row)
 
 
 @functools.lru_cache(maxsize=8)
@@ -210,21 +243,30 @@ def _band_mixers(rows: int) -> np.ndarray:
     return np.random.default_rng(rows).integers(1, 1 << 63, rows, dtype=np.uint64) | np.uint64(1)
 
 
-def _near_duplicate_labels(signatures: np.ndarray, threshold: float, num_perm: int) -> list[int]:
-    """Cluster MinHash signatures: texts sharing an LSH band are candidates, the
-    estimated Jaccard confirms them, and clusters are the connected components.
-    Returns a cluster label per row."""
-    n = len(signatures)
+def _band_keys(signatures: np.ndarray, threshold: float, num_perm: int) -> np.ndarray:
+    """One 64-bit key per LSH band of each signature (rows: texts, columns: bands)."""
     bands, rows = _lsh_bands(threshold, num_perm)
+    n = len(signatures)
+    return signatures[:, :bands * rows].reshape(n, bands, rows).astype(np.uint64) @ _band_mixers(rows)
+
+
+def _near_duplicate_labels(signatures: np.ndarray, band_keys: np.ndarray, threshold: float) -> list[int]:
+    """Cluster MinHash signatures: texts sharing an LSH band (``_band_keys``) are
+    candidates, the estimated Jaccard confirms them, and clusters are the
+    connected components.  Returns a cluster label per row."""
+    n = len(signatures)
     # one row of keys per band, all bands sorted at once (a loop over the bands
-    # cost numpy's per-call overhead 14 times over, most of a small window's time)
-    band_keys = (signatures[:, :bands * rows].reshape(n, bands, rows).astype(np.uint64) @ _band_mixers(rows)).T
-    order = np.argsort(band_keys, axis=1, kind="stable")
-    ordered = np.take_along_axis(band_keys, order, 1)
+    # cost numpy's per-call overhead 14 times over, most of a small window's time);
+    # an unstable sort is half a stable one's time, and its ties are settled below
+    keys = band_keys.T
+    order = np.argsort(keys, axis=1)
+    ordered = np.take_along_axis(keys, order, 1)
     starts = np.ones(ordered.shape, dtype=bool)
     starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    # each text's candidate is the first text of its run of equal keys in the band
-    leader = np.take_along_axis(order, np.maximum.accumulate(np.where(starts, np.arange(n), 0), axis=1), 1)
+    # each text's candidate is the first text (lowest row) of its run of equal keys in the band
+    flat_starts = starts.ravel()
+    run_leaders = np.minimum.reduceat(order.ravel(), np.flatnonzero(flat_starts))
+    leader = run_leaders[np.cumsum(flat_starts) - 1].reshape(order.shape)
     member = leader != order
     # The same pair usually meets in several bands: check it once.
     pairs = np.unique(leader[member] * n + order[member])
@@ -297,6 +339,22 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return components
 
 
+def _median(values: list[int]) -> float:
+    """``statistics.median`` (0.0 of nothing), compiled: called for each busy
+    bin of a surging tag's window every minute.
+
+    >>> _median([3, 1, 2]), _median([4, 1, 3, 2]), _median([])
+    (2.0, 2.5, 0.0)
+    """
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[middle])
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _signal(name: str, value: float, threshold: float, support: int, config: CampaignConfig,
             trips: bool = True, **details) -> dict:
     tripped = bool(trips and support >= config.min_support and value >= threshold)
@@ -323,6 +381,8 @@ class CoordinationWindow:
         self.key: str | None = None
         self._hits: deque[_WindowHit] = deque()
         self._texts: dict[str, _Text] = {}
+        self._pool = _SignaturePool(self.config.num_perm,
+                                    _lsh_bands(self.config.near_dup_jaccard, self.config.num_perm)[0])
         self._latest = -math.inf
 
     def __len__(self) -> int:
@@ -370,6 +430,8 @@ class CoordinationWindow:
             entry.refs -= 1
             if not entry.refs:
                 del self._texts[text]
+                if entry.row >= 0:
+                    self._pool.release(entry.row)
 
     def signals(self, now: float) -> dict:
         """The coordination signals of the window ending at event time ``now``."""
@@ -426,42 +488,62 @@ class CoordinationWindow:
     def _near_duplicates(self, originals: list[_WindowHit]) -> tuple[dict, list[dict], set[str]]:
         config = self.config
         posts_by_text: dict[str, int] = {}
-        authors_by_text: dict[str, set[str]] = {}
         for h in originals:
             if h.text:
-                authors = authors_by_text.get(h.text)
-                if authors is None:
-                    posts_by_text[h.text] = 1
-                    authors_by_text[h.text] = {h.author}
-                else:
-                    posts_by_text[h.text] += 1
-                    authors.add(h.author)
-        texts = [text for text in posts_by_text if self._texts[text].comparable()]
-        clusters: dict[int, list[str]] = defaultdict(list)
+                posts_by_text[h.text] = posts_by_text.get(h.text, 0) + 1
+        texts: list[str] = []
+        entries: list[_Text] = []
+        for text in posts_by_text:
+            entry = self._texts[text]
+            if entry.comparable():
+                texts.append(text)
+                entries.append(entry)
+        # Most texts are a cluster of one, posted once: only clusters with enough
+        # posts to be a template have their accounts counted.
+        candidates: list[tuple[int, list[str]]] = []
         if texts:
-            entries = [self._texts[t] for t in texts]
-            unsigned = [entry for entry in entries if entry.signature is None]
+            unsigned = [entry for entry in entries if entry.row < 0]
             if unsigned:
                 # (a comparable entry not signed yet has its shingles)
-                for entry, signature in zip(unsigned, _signatures(
-                        [entry.shingles for entry in unsigned], config.num_perm)):  # type: ignore[misc]
-                    entry.signature, entry.shingles = signature, None
-            signatures = np.stack([entry.signature for entry in entries])  # type: ignore[misc]
-            labels = _near_duplicate_labels(signatures, config.near_dup_jaccard, config.num_perm)
+                signed = _signatures([entry.shingles for entry in unsigned], config.num_perm)  # type: ignore[misc]
+                rows = self._pool.add(signed, _band_keys(signed, config.near_dup_jaccard, config.num_perm))
+                for entry, row in zip(unsigned, rows):
+                    entry.row, entry.shingles = row, None
+            rows_now = np.fromiter((entry.row for entry in entries), dtype=np.intp, count=len(entries))
+            labels = _near_duplicate_labels(self._pool.signatures[rows_now], self._pool.band_keys[rows_now],
+                                            config.near_dup_jaccard)
+            clusters: dict[int, list[str]] = {}
+            cluster_posts: dict[int, int] = {}
             for text, label in zip(texts, labels):
-                clusters[label].append(text)
+                members = clusters.get(label)
+                if members is None:
+                    clusters[label] = [text]
+                    cluster_posts[label] = posts_by_text[text]
+                else:
+                    members.append(text)
+                    cluster_posts[label] += posts_by_text[text]
+            candidates = [(posts, clusters[label]) for label, posts in cluster_posts.items()
+                          if posts >= config.template_min_posts]
+        authors_by_text: dict[str, set[str]] = {}
+        if candidates:
+            for _, members in candidates:
+                for text in members:
+                    authors_by_text[text] = set()
+            for h in originals:
+                authors = authors_by_text.get(h.text)
+                if authors is not None:
+                    authors.add(h.author)
         templates: list[dict[str, Any]] = []
-        for members in clusters.values():
-            posts = sum(posts_by_text[t] for t in members)
-            if posts < config.template_min_posts:  # most texts: a cluster of one, posted once
-                continue
+        for posts, members in candidates:
             accounts = len(set().union(*(authors_by_text[t] for t in members)))
             if accounts >= 2:
                 commonest = max(members, key=lambda t: (posts_by_text[t], t))
                 templates.append({"text": self._texts[commonest].example, "posts": posts,
                                   "accounts": accounts, "variants": len(members), "members": members})
         templates.sort(key=lambda t: (-t["posts"], t["text"]))
-        eligible = sum(posts_by_text[t] for t in texts)
+        eligible = 0
+        for text in texts:
+            eligible += posts_by_text[text]
         duplicated = sum(t["posts"] for t in templates)
         shown = templates[:config.top_n]
         sample_texts = set(shown[0]["members"]) if shown else set()
@@ -476,22 +558,29 @@ class CoordinationWindow:
         # neighbouring bins) so a fast organic trend is not "synchronized".
         # Reposts are left out: an organic viral post is reposted in bursts too.
         config = self.config
-        authors_by_bin: dict[int, set[str]] = defaultdict(set)
-        posts_by_bin: Counter[int] = Counter()
+        authors_by_bin: dict[int, set[str]] = {}
+        posts_by_bin: dict[int, int] = {}
         for h in originals:
             b = int(h.created_at // config.sync_bin_seconds)
-            authors_by_bin[b].add(h.author)
-            posts_by_bin[b] += 1
+            authors = authors_by_bin.get(b)
+            if authors is None:
+                authors_by_bin[b] = {h.author}
+                posts_by_bin[b] = 1
+            else:
+                authors.add(h.author)
+                posts_by_bin[b] += 1
         span = config.sync_baseline_bins
         first, last = min(authors_by_bin, default=0), max(authors_by_bin, default=0)
+        accounts = [0] * (last - first + 1)  # per bin, quiet ones included
+        for b, authors in authors_by_bin.items():
+            accounts[b - first] = len(authors)
         burst_bins = burst_posts = largest = 0
         for b, authors in authors_by_bin.items():
             if len(authors) < config.sync_min_accounts:
                 continue
             # Only bins inside the window: outside it is unknown, not quiet.
-            neighbours = [len(authors_by_bin.get(n, ()))
-                          for n in range(max(first, b - span), min(last, b + span) + 1) if n != b]
-            local = statistics.median(neighbours) if neighbours else 0.0
+            i = b - first
+            local = _median(accounts[max(i - span, 0):i] + accounts[i + 1:i + span + 1])
             if len(authors) >= max(config.sync_min_accounts, local + 4.0 * math.sqrt(local + 1.0)):
                 burst_bins += 1
                 burst_posts += posts_by_bin[b]
@@ -502,12 +591,17 @@ class CoordinationWindow:
 
     def _identical_tag_sets(self, originals: list[_WindowHit]) -> dict:
         config = self.config
-        authors_by_set: dict[tuple[str, ...], set[str]] = defaultdict(set)
-        posts_by_set: Counter[tuple[str, ...]] = Counter()
+        authors_by_set: dict[tuple[str, ...], set[str]] = {}
+        posts_by_set: dict[tuple[str, ...], int] = {}
         for h in originals:
             if len(h.tags) >= config.tag_set_min_tags:
-                authors_by_set[h.tags].add(h.author)
-                posts_by_set[h.tags] += 1
+                authors = authors_by_set.get(h.tags)
+                if authors is None:
+                    authors_by_set[h.tags] = {h.author}
+                    posts_by_set[h.tags] = 1
+                else:
+                    authors.add(h.author)
+                    posts_by_set[h.tags] += 1
         shared = {tags: len(a) for tags, a in authors_by_set.items() if len(a) >= config.tag_set_min_accounts}
         posts = sum(posts_by_set[tags] for tags in shared)
         top = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:3]

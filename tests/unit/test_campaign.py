@@ -593,7 +593,7 @@ def test_near_duplicate_clusters_join_texts_sharing_a_band_and_half_their_signat
     first text of its connected component."""
     import numpy as np
 
-    from detectors.campaign import _lsh_bands, _near_duplicate_labels
+    from detectors.campaign import _band_keys, _lsh_bands, _near_duplicate_labels
 
     rng = np.random.default_rng(seed)
     templates = rng.integers(0, 1 << 32, (max(n // 4, 1), 64), dtype=np.uint32)
@@ -616,8 +616,27 @@ def test_near_duplicate_clusters_join_texts_sharing_a_band_and_half_their_signat
                 ra, rb = root(a), root(b)
                 parent[max(ra, rb)] = min(ra, rb)
     expected = [root(i) for i in range(n)]
-    assert _near_duplicate_labels(signatures, 0.5, 64) == expected
+    assert _near_duplicate_labels(signatures, _band_keys(signatures, 0.5, 64), 0.5) == expected
     assert n < 40 or len(set(expected)) < n  # some texts do cluster
+
+
+def test_a_window_reusing_signature_rows_measures_what_a_fresh_window_does():
+    """Texts leaving the window give their signature rows to new texts; the
+    signals must be those of a window rebuilt from its hits (signed afresh)."""
+    rng = random.Random(5)
+    slogans = [f"ادعوا لاخوانكم المجاهدين في الفلوجه نداء {i} الان" for i in range(6)]
+    window = CoordinationWindow(CampaignConfig(window_seconds=300.0))
+    for minute in range(20):
+        for i in range(rng.randint(10, 60)):
+            text = rng.choice(slogans) + f" {rng.randint(0, 3)}" if rng.random() < 0.5 else \
+                " ".join(f"كلمه{rng.randint(0, 500)}" for _ in range(8))
+            window.add(TagHit("t", "t", f"{minute}-{i}", f"a{rng.randint(0, 80)}", minute * 60.0 + rng.random() * 60,
+                              "twitter", text, cotags=("x",), author_created_at=0.0))
+        now = (minute + 1) * 60.0
+        measured = window.signals(now)
+        assert measured == CoordinationWindow.from_state(window.to_state()).signals(now)
+    assert len(window._pool.signatures) < 3 * len(window._texts)  # rows were reused, not only added
+    assert measured["signals"]["near_duplicates"]["clusters"] >= 1
 
 
 def test_ranked_lists_the_commonest_first_ties_by_name():
