@@ -39,7 +39,7 @@ from detectors.records import (InvalidPost, PlatformMinute, TagMinute, format_ti
 from detectors.summaries import SummaryStage
 from detectors.tags import TagState
 from detectors.windows import MINUTE, MinuteGate, Watermark
-from streams import changelog, fetch_pacing, kafka_client, metrics
+from streams import changelog, fetch_pacing, glibc_malloc, kafka_client, metrics
 from streams.alertmanager import AlertmanagerPusher
 from streams.board import AlertBoard, follow_topic
 from streams.config import Settings, platform_label
@@ -779,6 +779,14 @@ async def ingest_heartbeat() -> None:
     alerts = platforms.on_silence(time.time(), seen)  # the detector judges how long is too long
     if alerts:
         await after_platforms(alerts)
+
+
+@app.timer(interval=5.0)
+async def release_free_memory() -> None:
+    """A flood's fetch buffers, once freed, leave whole pages free in the
+    middle of glibc's heap, which glibc does not give back by itself (1 M
+    distinct tags: 2.5 ms a call, 0.06 % of the worker's CPU)."""
+    glibc_malloc.trim()
 
 
 # -- alert board, mutes, Alertmanager -----------------------------------------

@@ -27,6 +27,8 @@ from rich.markup import escape as escape_markup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from streams import glibc_malloc
+
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Rasd (رصد): streaming trend detection.")
 console = Console()
 err = Console(stderr=True)
@@ -54,26 +56,6 @@ def _progress() -> Progress:
 
 
 # -- worker ---------------------------------------------------------------------
-M_ARENA_MAX = -8  # glibc's mallopt parameter
-
-
-def cap_malloc_arenas(arenas: int = 2) -> bool:
-    """Let glibc's malloc use at most ``arenas`` heaps, as ``MALLOC_ARENA_MAX``
-    does (which wins where set).  Each thread that allocates gets a heap of
-    its own, up to 8 per core; with ``MALLOC_ARENA_MAX=2`` a worker took 515
-    instead of 542 MiB after 200 000 distinct tags (one run each).
-    Called before any thread starts; False where the C library is not glibc."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    return mallopt(M_ARENA_MAX, arenas) == 1
-
-
 @cli.command()
 def worker(loglevel: str = typer.Option("warn", help="Faust log level: crit, error, warn, info, debug")) -> None:
     """Run the Faust worker (settings from RASD_* environment variables)."""
@@ -81,7 +63,7 @@ def worker(loglevel: str = typer.Option("warn", help="Faust log level: crit, err
 
     import mode.loop
 
-    cap_malloc_arenas()
+    glibc_malloc.cap_arenas()
     # uvloop: the event loop's own work (scheduling, sockets) in C, a few % of
     # a worker's CPU; chosen before the app exists, so Faust runs on it
     mode.loop.use("uvloop")
