@@ -8,11 +8,13 @@ glibc gives back only the top of its heap by itself.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     try:
         return ctypes.CDLL("libc.so.6")

@@ -34,7 +34,6 @@ THREADS_ALLOCATING = textwrap.dedent("""
 # all but the last block freed: a free run in the middle of the heap, below a
 # live block, that glibc keeps resident by itself
 FREED_BELOW_A_LIVE_BLOCK = textwrap.dedent("""
-    import sys
     from streams.glibc_malloc import trim
     def rss_mib():
         for line in open("/proc/self/status"):
