@@ -57,7 +57,7 @@ import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -355,6 +355,21 @@ def _median(values: list[int]) -> float:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+Group = TypeVar("Group")
+
+
+def _tally(authors_by: dict[Group, set[str]], posts_by: dict[Group, int], group: Group, author: str) -> None:
+    """Count one post of ``author`` in ``group`` (plain dicts: a surging tag's
+    window is grouped by time bin and by tag set every minute)."""
+    authors = authors_by.get(group)
+    if authors is None:
+        authors_by[group] = {author}
+        posts_by[group] = 1
+    else:
+        authors.add(author)
+        posts_by[group] += 1
+
+
 def _signal(name: str, value: float, threshold: float, support: int, config: CampaignConfig,
             trips: bool = True, **details) -> dict:
     tripped = bool(trips and support >= config.min_support and value >= threshold)
@@ -541,9 +556,7 @@ class CoordinationWindow:
                 templates.append({"text": self._texts[commonest].example, "posts": posts,
                                   "accounts": accounts, "variants": len(members), "members": members})
         templates.sort(key=lambda t: (-t["posts"], t["text"]))
-        eligible = 0
-        for text in texts:
-            eligible += posts_by_text[text]
+        eligible = sum(posts_by_text[t] for t in texts)
         duplicated = sum(t["posts"] for t in templates)
         shown = templates[:config.top_n]
         sample_texts = set(shown[0]["members"]) if shown else set()
@@ -561,14 +574,7 @@ class CoordinationWindow:
         authors_by_bin: dict[int, set[str]] = {}
         posts_by_bin: dict[int, int] = {}
         for h in originals:
-            b = int(h.created_at // config.sync_bin_seconds)
-            authors = authors_by_bin.get(b)
-            if authors is None:
-                authors_by_bin[b] = {h.author}
-                posts_by_bin[b] = 1
-            else:
-                authors.add(h.author)
-                posts_by_bin[b] += 1
+            _tally(authors_by_bin, posts_by_bin, int(h.created_at // config.sync_bin_seconds), h.author)
         span = config.sync_baseline_bins
         first, last = min(authors_by_bin, default=0), max(authors_by_bin, default=0)
         accounts = [0] * (last - first + 1)  # per bin, quiet ones included
@@ -595,13 +601,7 @@ class CoordinationWindow:
         posts_by_set: dict[tuple[str, ...], int] = {}
         for h in originals:
             if len(h.tags) >= config.tag_set_min_tags:
-                authors = authors_by_set.get(h.tags)
-                if authors is None:
-                    authors_by_set[h.tags] = {h.author}
-                    posts_by_set[h.tags] = 1
-                else:
-                    authors.add(h.author)
-                    posts_by_set[h.tags] += 1
+                _tally(authors_by_set, posts_by_set, h.tags, h.author)
         shared = {tags: len(a) for tags, a in authors_by_set.items() if len(a) >= config.tag_set_min_accounts}
         posts = sum(posts_by_set[tags] for tags in shared)
         top = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
