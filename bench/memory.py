@@ -138,13 +138,14 @@ def worker_run(tags: int = WORKER_TAGS) -> list[Figure]:
         producer = produce_in_background(broker.bootstrap, lines)
         wait_for(lambda: sum(ingested([worker])) >= tags and offsets.lag("tag-hits", APP_ID) == 0,
                  WORKER_TIMEOUT, 2.0, "the worker to take every post and tag hit")
-        seconds = time.monotonic() - started
+        caught_up = time.monotonic()
+        seconds = caught_up - started
         tracked, held = worker.metric("rasd_tracked_tags"), worker.metric("rasd_held_tag_hits")
         end, peak, cpu = (rss_mb(worker.proc.pid), rss_mb(worker.proc.pid, peak=True),
                           cpu_seconds(worker.proc.pid) - cpu_before)
         producer.join(30)
         offsets.close()
-        time.sleep(max(0.0, SETTLE_SECONDS - (time.monotonic() - started - seconds)))
+        time.sleep(max(0.0, caught_up + SETTLE_SECONDS - time.monotonic()))
         settled = rss_mb(worker.proc.pid)
     finally:
         if worker is not None:
