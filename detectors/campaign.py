@@ -52,9 +52,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import heapq
 import math
-from collections import Counter, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple, TypeVar
@@ -258,20 +257,28 @@ def _near_duplicate_labels(signatures: np.ndarray, band_keys: np.ndarray, thresh
     # one row of keys per band, all bands sorted at once (a loop over the bands
     # cost numpy's per-call overhead 14 times over, most of a small window's time);
     # an unstable sort is half a stable one's time, and its ties are settled below
+    # (array methods and indexing, not numpy's Python-level helpers such as
+    # take_along_axis or unique: a window signs a few hundred texts, so each
+    # helper's interpreted overhead cost as much as its work)
     keys = band_keys.T
-    order = np.argsort(keys, axis=1)
-    ordered = np.take_along_axis(keys, order, 1)
-    starts = np.ones(ordered.shape, dtype=bool)
-    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    order = keys.argsort(axis=1)
+    ordered = keys[np.arange(len(keys))[:, None], order]
+    starts = np.empty(ordered.shape, dtype=bool)
+    starts[:, 0] = True
+    np.not_equal(ordered[:, 1:], ordered[:, :-1], out=starts[:, 1:])
     # each text's candidate is the first text (lowest row) of its run of equal keys in the band
     flat_starts = starts.ravel()
-    run_leaders = np.minimum.reduceat(order.ravel(), np.flatnonzero(flat_starts))
-    leader = run_leaders[np.cumsum(flat_starts) - 1].reshape(order.shape)
+    run_leaders = np.minimum.reduceat(order.ravel(), flat_starts.nonzero()[0])
+    leader = run_leaders[flat_starts.cumsum() - 1].reshape(order.shape)
     member = leader != order
     # The same pair usually meets in several bands: check it once.
-    pairs = np.unique(leader[member] * n + order[member])
+    pairs = leader[member] * n + order[member]
+    pairs.sort()
+    if len(pairs) > 1:
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
     left, right = pairs // n, pairs % n
-    similar = (signatures[left] == signatures[right]).mean(axis=1) >= threshold
+    # (the share of equal values, as mean() computes it: a float sum over the count)
+    similar = (signatures[left] == signatures[right]).sum(axis=1) / signatures.shape[1] >= threshold
     return _components(n, left[similar].tolist(), right[similar].tolist())
 
 
@@ -377,14 +384,28 @@ def _signal(name: str, value: float, threshold: float, support: int, config: Cam
             "weight": SIGNAL_WEIGHTS[name], "support": support, **details}
 
 
-def _ranked(counts: Counter, n: int) -> list[list]:
-    """The ``n`` commonest items, ties by item; only those that can make the cut
-    are sorted (a window counts hundreds of accounts)."""
-    pairs = list(counts.items())
-    if len(pairs) > n:
-        cut = heapq.nlargest(n, counts.values())[-1]
-        pairs = [pair for pair in pairs if pair[1] >= cut]
-    return [[item, count] for item, count in sorted(pairs, key=lambda kv: (-kv[1], kv[0]))[:n]]
+def _count(counts: dict[str, int], item: str) -> None:
+    # (a dict counted in compiled code: Counter's methods are interpreted Python)
+    counts[item] = counts.get(item, 0) + 1
+
+
+def _ranked(counts: dict[str, int], n: int) -> list[list]:
+    """The ``n`` commonest items, ties by item.  A window counts hundreds of
+    accounts, most with a post or two: only the counts above the cut are
+    sorted as pairs, and the items tied at the cut by name alone.
+
+    >>> _ranked({"a": 1, "b": 3, "c": 3, "d": 2}, 2)
+    [['b', 3], ['c', 3]]
+    >>> _ranked({"z": 1, "b": 3, "y": 1, "x": 1}, 3)
+    [['b', 3], ['x', 1], ['y', 1]]
+    """
+    if len(counts) <= n:
+        return [[item, count] for item, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    # (sorting the bare counts in C beats heapq.nlargest, which is interpreted)
+    cut = sorted(counts.values(), reverse=True)[n - 1]
+    above = sorted([pair for pair in counts.items() if pair[1] > cut], key=lambda kv: (-kv[1], kv[0]))
+    tied = sorted([item for item, count in counts.items() if count == cut])[:n - len(above)]
+    return [[item, count] for item, count in above] + [[item, cut] for item in tied]
 
 
 class CoordinationWindow:
@@ -454,7 +475,13 @@ class CoordinationWindow:
         self._evict(now - config.window_seconds)
         hits = list(self._hits)
         originals = [h for h in hits if not h.repost_of]
-        by_author = Counter(h.author for h in hits)
+        by_author: dict[str, int] = {}
+        cotags: dict[str, int] = {}
+        for h in hits:
+            _count(by_author, h.author)
+            for tag in h.tags:
+                if tag != self.key:
+                    _count(cotags, tag)
 
         signals = {
             "posts_per_author": _signal(
@@ -471,7 +498,6 @@ class CoordinationWindow:
         score = sum(s["weight"] * min(s["value"] / s["threshold"], MAX_SIGNAL_RATIO)
                     for s in signals.values() if s["tripped"])
         strong = sum(1 for name in tripped if name in STRONG_SIGNALS)
-        cotags = Counter(tag for h in hits for tag in h.tags if tag != self.key)
         samples = [h.post_id for h in hits if h.text in template_texts][:SAMPLE_POST_IDS]
         return {
             "window_start": max(now - config.window_seconds, min((h.created_at for h in hits), default=now)),
@@ -611,14 +637,16 @@ class CoordinationWindow:
 
     def _repost_ring(self, hits: list[_WindowHit]) -> dict:
         config = self.config
-        author_of = {h.post_id: h.author for h in hits}
         graph: dict[str, set[str]] = defaultdict(set)
         edges = []
-        for h in hits:
-            source = author_of.get(h.repost_of) if h.repost_of else None
-            if source is not None and source != h.author:
-                graph[h.author].add(source)
-                edges.append((h.author, source))
+        reposts: list[tuple[str, str]] = [(h.author, h.repost_of) for h in hits if h.repost_of]
+        if reposts:  # (most windows have none: no index of every post's author)
+            author_of = {h.post_id: h.author for h in hits}
+            for author, original in reposts:
+                source = author_of.get(original)
+                if source is not None and source != author:
+                    graph[author].add(source)
+                    edges.append((author, source))
         ring_of: dict[str, int] = {}
         rings = [c for c in _strongly_connected(graph) if len(c) >= config.ring_min_accounts]
         for i, ring in enumerate(rings):

@@ -211,6 +211,17 @@ def test_driving_accounts_and_cotags():
     assert s["cotags"] == [["x", 30], ["y", 15]]
 
 
+def test_driving_accounts_are_the_commonest_with_ties_by_name():
+    # more accounts than are shown, many tied at the cut: the cut's ties go by name
+    rng = random.Random(3)
+    authors = [f"u{rng.randrange(60):02d}" for _ in range(400)] + ["zz"] * 9 + ["aa"] * 9
+    s = signals_of([hit(i, a, T0 + i) for i, a in enumerate(authors)])
+    counts = Counter(authors)
+    expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:CampaignConfig().top_n]
+    assert s["driving_accounts"] == [list(pair) for pair in expected]
+    assert s["accounts"] == len(counts)
+
+
 def test_signals_are_json_serialisable():
     rng = random.Random(7)
     hits = [hit(i, f"copy{i % 40}", T0 + (i % 5) * 60 + i % 3, edited(rng, TEMPLATES[i % 3]),
