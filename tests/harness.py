@@ -24,6 +24,19 @@ REPO = Path(__file__).resolve().parents[1]
 TOPIC_PARTITIONS = 4
 
 
+def shared_dir() -> Path:
+    """The product's shared documents and data (``seeds/``, ``data/nab/``):
+    ``$RASD_SHARED_DIR``, else the nearest ``shared/`` beside the checkout or
+    beside one of its parents (a clone inside a scratch directory still finds
+    it).  Tests that need it skip, naming this path, when it is absent."""
+    if os.environ.get("RASD_SHARED_DIR"):
+        return Path(os.environ["RASD_SHARED_DIR"])
+    for parent in REPO.parents:
+        if (parent / "shared").is_dir():
+            return parent / "shared"
+    return REPO.parent / "shared"
+
+
 def source_module(module: types.ModuleType) -> types.ModuleType:
     """A fresh copy of ``module`` run from its ``.py`` source, even when the
     imported one is compiled (``setup.py``): doctest finds no examples in a

@@ -7,7 +7,7 @@ import sys
 import orjson
 import pytest
 
-from tests.harness import ORGANIC, REPO, scenario_lines, wait_for
+from tests.harness import ORGANIC, REPO, scenario_lines, shared_dir, wait_for
 
 
 def rasd(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -73,9 +73,9 @@ def test_variants_of_the_demo_summit_tag(tmp_path):
 
 
 def test_score_series_writes_the_nab_columns(tmp_path):
-    series = REPO.parent / "shared" / "data" / "nab" / "realTweets" / "Twitter_volume_FB.csv"
+    series = shared_dir() / "data" / "nab" / "realTweets" / "Twitter_volume_FB.csv"
     if not series.exists():
-        pytest.skip("NAB data not present")
+        pytest.skip(f"NAB data not found at {series}")
     out = tmp_path / "scored.csv"
     assert rasd("score-series", str(series), "--out", str(out)).returncode == 0
     lines = out.read_text().splitlines()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import regex
 from hypothesis import example, given
@@ -17,9 +15,9 @@ from detectors.text import (
     normalize_text,
     tag_tokens,
 )
+from tests.harness import shared_dir
 
-# shared/ sits beside the repository checkout.
-SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+SEEDS = shared_dir() / "seeds"
 
 # Written by hand from reading the articles, in first-occurrence order.
 SEED_HASHTAGS = {
