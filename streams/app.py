@@ -46,6 +46,7 @@ from streams.config import Settings, platform_label
 from streams.ingest import (Batch, PostsConsumer, ProgressMarks, interleaved, json_arrays, progress_messages,
                            read_progress)
 from streams.mutes import ACTIONS, MuteStore
+from streams.recovery_watch import RecoveryWatch
 
 
 class StateCodec(codecs.Codec):
@@ -787,6 +788,28 @@ async def release_free_memory() -> None:
     middle of glibc's heap, which glibc does not give back by itself (1 M
     distinct tags: 2.5 ms a call, 0.06 % of the worker's CPU)."""
     glibc_malloc.trim()
+
+
+recovery_watch = RecoveryWatch(settings.recovery_stall_seconds)
+
+
+@app.timer(interval=5.0)
+async def restart_stalled_recovery() -> None:
+    """A table recovery that stopped receiving changelog records is started
+    again by a group rejoin (see ``streams.recovery_watch``)."""
+    recovery = app.tables.recovery
+    remaining = recovery.active_remaining_total() if app.in_recovery else 0
+    if not recovery_watch.stalled(time.monotonic(), remaining):
+        return
+    log.warning("table recovery stalled: %d changelog records still to read, none arrived in %.0f s; "
+                "rejoining the consumer group to restart it", remaining, recovery_watch.stall_seconds)
+    metrics.RECOVERY_RESTARTS.inc()
+    thread = app.consumer._thread  # aiokafka's consumer lives on Faust's consumer thread
+
+    async def rejoin() -> None:
+        thread._ensure_consumer()._coordinator.request_rejoin()
+
+    await thread.call_thread(rejoin)
 
 
 # -- alert board, mutes, Alertmanager -----------------------------------------

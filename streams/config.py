@@ -42,6 +42,8 @@ class Settings:
     # Faust's default; the crash test stretches it so a kill always leaves work to replay
     commit_interval_seconds: float = field(default_factory=lambda: float(_env("commit_interval_seconds", "2.8")))
     idle_close_seconds: float = field(default_factory=lambda: float(_env("idle_close_seconds", "10")))
+    # a table recovery whose remaining records have not moved for this long is restarted
+    recovery_stall_seconds: float = field(default_factory=lambda: float(_env("recovery_stall_seconds", "60")))
     security_protocol: str = field(default_factory=lambda: _env("security_protocol", "PLAINTEXT"))
     sasl_mechanism: str = field(default_factory=lambda: _env("sasl_mechanism", "PLAIN"))
     sasl_username: str = field(default_factory=lambda: _env("sasl_username", ""))

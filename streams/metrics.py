@@ -46,6 +46,8 @@ HELD_TAG_HITS = Gauge("rasd_held_tag_hits", "First hits of tags not tracked yet 
 CHANGELOG_RECORDS_SKIPPED = Counter("rasd_changelog_records_skipped",
                                     "Table states too big for one record even compressed, not written to the changelog",
                                     ["table"], registry=REGISTRY)
+RECOVERY_RESTARTS = Counter("rasd_recovery_restarts", "Table recoveries restarted (a group rejoin) after they stalled",
+                            registry=REGISTRY)
 TAG_EVICTIONS = Counter("rasd_tag_evictions", "Tag states evicted to respect the memory cap", registry=REGISTRY)
 TRENDING_SCORE = Gauge("rasd_trending_score", "Significance of the tag at each trending rank", ["rank"],
                        registry=REGISTRY)

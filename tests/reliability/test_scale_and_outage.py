@@ -1,20 +1,24 @@
 """Scale-out and broker outage against the real broker: two workers share the
-partitions and hand them over without loss while input keeps flowing; a worker
-outlives a broker outage, raises ingest_stall during it and catches up
-afterwards with the same counts as a backtest."""
+partitions and hand them over without loss while input keeps flowing, even when
+the table recovery stalls on the way; a worker outlives a broker outage, raises
+ingest_stall during it and catches up afterwards with the same counts as a
+backtest."""
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
 from streams.ingest import group_id
-from tests.harness import ORGANIC, Feed, backtest_alerts, read_alerts, scenario_lines, wait_for
+from tests.harness import ORGANIC, REPO, Feed, backtest_alerts, read_alerts, scenario_lines, wait_for
 from tests.reliability.common import (FALLUJAH, expected_history, group_members, reference, wait_for_alerts,
                                       wait_for_history)
 
 pytestmark = pytest.mark.broker
 
+STALL_HOOK = Path(__file__).parent / "stalled_recovery"
 GROUP = group_id("rasd-test")  # the posts consumer's, for the harness's app id
 # a replay quiet this long with the broker up is over; twice the harness's 10 s,
 # so a producer starved of CPU on a loaded machine is not taken for the end of input
@@ -26,9 +30,11 @@ def posts_partitions(bootstrap: str) -> list[list[int]]:
     return sorted(assignment.get("posts", []) for assignment in group_members(bootstrap, GROUP).values())
 
 
-def test_two_workers_equal_one_and_hand_over_without_loss(broker, start_worker):
+def hand_over(broker, start_worker, first_env: dict | None = None):
+    """Two workers share the input, the second leaves mid-stream; the first ends
+    with the backtest's counts and alerts."""
     lines = scenario_lines("organic_emerging", **ORGANIC)
-    first, second = start_worker("w1"), start_worker("w2")
+    first, second = start_worker("w1", extra_env=first_env), start_worker("w2")
     wait_for(lambda: [len(owned) for owned in posts_partitions(broker.bootstrap)] == [2, 2], 120,
              what="the two workers to share the posts partitions")
     feed = Feed(broker.bootstrap, lines, seconds=60)
@@ -42,6 +48,23 @@ def test_two_workers_equal_one_and_hand_over_without_loss(broker, start_worker):
 
     wait_for_history([first], FALLUJAH, expected_history(reference(lines), FALLUJAH), 300)
     wait_for_alerts(broker.bootstrap, backtest_alerts(lines), 120)
+    return first
+
+
+def test_two_workers_equal_one_and_hand_over_without_loss(broker, start_worker):
+    hand_over(broker, start_worker)
+
+
+def test_a_stalled_recovery_is_restarted_and_the_hand_over_completes(broker, start_worker):
+    """The first worker's recovery after the second leaves waits for good on a
+    changelog record (the hook in ``stalled_recovery/``): it rejoins the group,
+    recovers again and still ends with the backtest's counts and alerts."""
+    first = hand_over(broker, start_worker, first_env={
+        "PYTHONPATH": os.pathsep.join([str(STALL_HOOK), str(REPO)]),
+        "RASD_TEST_STALL_GENERATION": "3",
+        "RASD_RECOVERY_STALL_SECONDS": "10"})
+    assert first.metric("rasd_recovery_restarts_total") >= 1
+    assert any("the fetch loop now waits for good" in line for line in first.log_path.read_text().splitlines())
 
 
 def test_broker_outage_raises_ingest_stall_then_catches_up(broker, start_worker, workdir):
