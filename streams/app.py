@@ -804,12 +804,7 @@ async def restart_stalled_recovery() -> None:
     log.warning("table recovery stalled: %d changelog records still to read, none arrived in %.0f s; "
                 "rejoining the consumer group to restart it", remaining, recovery_watch.stall_seconds)
     metrics.RECOVERY_RESTARTS.inc()
-    thread = app.consumer._thread  # aiokafka's consumer lives on Faust's consumer thread
-
-    async def rejoin() -> None:
-        thread._ensure_consumer()._coordinator.request_rejoin()
-
-    await thread.call_thread(rejoin)
+    await kafka_client.rejoin_group(app)
 
 
 # -- alert board, mutes, Alertmanager -----------------------------------------

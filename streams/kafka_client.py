@@ -1,7 +1,7 @@
 """What the worker needs from its Kafka client stack (Faust over aiokafka) for
 at-least-once delivery across rebalances and broker outages, on any
 Kafka-protocol broker.  Three corrections to the clients, installed once by
-``install()`` before the worker starts, and one probe.
+``install()`` before the worker starts, one probe and one rejoin.
 
 1. Keep the member id when a commit meets a stale generation.  aiokafka
    answers ``IllegalGeneration`` to an offset commit by forgetting its member
@@ -41,7 +41,8 @@ Kafka-protocol broker.  Three corrections to the clients, installed once by
 ``fetched_since`` tells whether the broker has recently answered a fetch for
 every input partition the worker owns: quiet input counts as idle only then.
 ``polled_since`` and ``read_to_end`` ask the same of a plain aiokafka consumer
-(``streams.ingest``).
+(``streams.ingest``).  ``rejoin_group`` makes Faust's consumer rejoin its group,
+which revokes, reassigns, seeks and starts the table recovery again.
 """
 from __future__ import annotations
 
@@ -118,6 +119,17 @@ def fetched_since(app, topics: set[str], since: float) -> bool:
         return polled_since(app.consumer._thread._ensure_consumer(), topics, since)
     except (AttributeError, KeyError, RuntimeError, errors.IllegalStateError):
         return False  # not started, or the consumer thread is changing the assignment
+
+
+async def rejoin_group(app) -> None:
+    """Ask Faust's consumer to rejoin its group (aiokafka's consumer lives on
+    Faust's consumer thread: the request is made there)."""
+    thread = app.consumer._thread
+
+    async def rejoin() -> None:
+        thread._ensure_consumer()._coordinator.request_rejoin()
+
+    await thread.call_thread(rejoin)
 
 
 def polled_since(consumer, topics: set[str], since: float) -> bool:
