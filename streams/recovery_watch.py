@@ -4,8 +4,8 @@ Faust's table recovery can stall after back-to-back rebalances: it resumes
 fetching the changelogs and no record ever arrives ("No event received for
 active tp … since recovery start"), so the worker never processes its input
 again.  Seen in the hand-over test (a second worker joins and leaves within a
-few seconds) on a loaded machine, about once in ten runs; the same hang is
-reported against faust-streaming (issues #21, #74).  A rejoin of the
+few seconds): once in CI and in 2 of about 30 runs on a loaded machine; the
+same hang is reported against faust-streaming (issues #21, #74).  A rejoin of the
 consumer group makes Faust revoke, reassign, seek and start the recovery
 again.
 """
