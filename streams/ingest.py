@@ -34,13 +34,16 @@ from streams.board import kafka_security
 
 log = logging.getLogger(__name__)
 
-# ≤ 125 posts from each partition per batch, ≤ 500 with 4 partitions (what the
-# Faust agent took): the event loop (timers, web views, the other agents) is
-# never held for long, and with 500 each the worker junk-flood test peaked at
-# 273 MiB instead of 218 (its cap is 250).  fetch_max_wait_ms also paces empty
-# fetches (streams.fetch_pacing): an idle consumer must not spin on a broker
-# that answers them at once.
-PARTITION_RECORDS = 125
+# ≤ 500 posts per batch (what the Faust agent took), shared evenly by the
+# partitions a worker reads: the event loop (timers, web views, the other
+# agents) is never held for long, and at 500 a partition with 4 partitions the
+# worker junk-flood test peaked at 273 MiB instead of 218 (its cap is 250).  A
+# worker with fewer partitions takes more from each: with a fixed 125 a
+# partition, two workers of two partitions each made batches, and so messages
+# to every stage partition, commits and sends, half as big as one worker's.
+# fetch_max_wait_ms also paces empty fetches (streams.fetch_pacing): an idle
+# consumer must not spin on a broker that answers them at once.
+BATCH_RECORDS = 500
 FETCH = {"max_partition_fetch_bytes": 4 * 1024 * 1024, "fetch_max_wait_ms": 100}
 
 MESSAGE_BYTES = 512 * 1024  # a forwarded message stays well under the producer's 4 MiB request limit
@@ -90,18 +93,22 @@ class PostsConsumer(ConsumerRebalanceListener, Generic[Routed]):
                     # not held while fetching: during a rebalance getmany waits for the
                     # new assignment, which waits for on_partitions_revoked (a deadlock)
                     batch = await next_batch(consumer)
-                    if batch:
-                        async with self._batch_in_hand:
-                            # the work on a batch overlaps the delivery and commit of the one
-                            # before (waiting for them first left the worker idle half the time)
-                            routed = self.route(batch)
-                            # but its sends wait for them: a message of this batch delivered
-                            # to a partition where one of that batch failed to go would make
-                            # that batch's replay look like old news downstream (hits older
-                            # than the newest offset a stage has taken are dropped)
+                    if not batch:
+                        if self._settling is not None and self._settling.done():
+                            # the last batch failed with nothing read after it: read it again now
                             await self._settled()
-                            sent = await self.forward(routed)
-                            self._settling = asyncio.ensure_future(self._commit(consumer, batch, sent))
+                        continue
+                    async with self._batch_in_hand:
+                        # the work on a batch overlaps the delivery and commit of the one
+                        # before (waiting for them first left the worker idle half the time)
+                        routed = self.route(batch)
+                        # but its sends wait for them: a message of this batch delivered
+                        # to a partition where one of that batch failed to go would make
+                        # that batch's replay look like old news downstream (hits older
+                        # than the newest offset a stage has taken are dropped)
+                        await self._settled()
+                        sent = await self.forward(routed)
+                        self._settling = asyncio.ensure_future(self._commit(consumer, batch, sent))
             except asyncio.CancelledError:
                 raise
             except KafkaError as exc:  # broker away or a send failed: read again what is not committed
@@ -165,15 +172,25 @@ class PostsConsumer(ConsumerRebalanceListener, Generic[Routed]):
             return False
 
 
+def partition_records(partitions: int) -> int:
+    """Records a batch takes from each of ``partitions`` assigned partitions.
+
+    >>> [partition_records(n) for n in (0, 1, 2, 4, 16)]
+    [500, 500, 250, 125, 32]
+    """
+    return -(-BATCH_RECORDS // max(partitions, 1))
+
+
 async def next_batch(consumer: AIOKafkaConsumer) -> Batch:
     """Records from every assigned partition that has some buffered, at most
-    ``PARTITION_RECORDS`` each, so that the input partitions move on together
+    ``partition_records`` each, so that the input partitions move on together
     in event time (a stage downstream tracks each input partition's progress;
     one partition read far ahead would make the others' hits late).  Waits up
     to a second for the first record."""
-    batch = await consumer.getmany(timeout_ms=1000, max_records=PARTITION_RECORDS)
+    each = partition_records(len(consumer.assignment()))
+    batch = await consumer.getmany(timeout_ms=1000, max_records=each)
     for tp in consumer.assignment() - batch.keys():
-        batch.update(await consumer.getmany(tp, timeout_ms=0, max_records=PARTITION_RECORDS))
+        batch.update(await consumer.getmany(tp, timeout_ms=0, max_records=each))
     return batch
 
 
