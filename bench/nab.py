@@ -44,7 +44,6 @@ sys.path.insert(0, str(REPO))
 
 from detectors.volume import AlertPolicy, CountAnomalyDetector, CountAnomalyModel, _parse_ts, score_series  # noqa: E402
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "nab"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 # NAB v1.1 scoreboard (README), standard profile, WHOLE 58-file corpus: the
 # figures quoted in the issue. Not realTweets figures; printed for context only.
@@ -241,9 +240,14 @@ def leave_one_out(series, windows, profiles) -> list[tuple[str, dict, float]]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NAB data dir (realTweets/, combined_windows.json, profiles.json)")
+    ap.add_argument("--data", type=Path, help="NAB data dir (realTweets/, combined_windows.json, profiles.json); "
+                    "default: data/nab/ of the shared directory the tests use")
     ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-file-out check")
     args = ap.parse_args(argv)
+    if args.data is None:
+        from tests.harness import shared_dir
+
+        args.data = shared_dir() / "data" / "nab"
 
     profiles = json.loads((args.data / "profiles.json").read_text())
     series, windows = load(args.data)
