@@ -94,8 +94,11 @@ def extract_hashtags(text: str) -> list[str]:
     ['العراق', 'الفلوجة_تتحرر', 'Iraq']
     """
     start = _scan_start(text)
-    if start < 0:
-        return []
+    return _surfaces_from(text, start) if start >= 0 else []
+
+
+def _surfaces_from(text: str, start: int) -> list[str]:
+    """The tags ``_HASHTAG_OR_URL`` finds trying every position from ``start``."""
     surfaces: dict[str, None] = {}
     for body in _HASHTAG_OR_URL.findall(text, start):
         # An empty body is a URL match.

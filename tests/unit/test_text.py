@@ -8,9 +8,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from detectors.text import (
-    _HASHTAG_OR_URL,
-    _TAG_TRAILING_FILLER,
     MAX_HASHTAG_LENGTH,
+    _surfaces_from,
     canonical_key,
     display_tag,
     extract_hashtags,
@@ -314,16 +313,6 @@ def test_extracted_surfaces_are_well_formed(post: str) -> None:
         assert regex.search(f"[#＃][{ZWNJ}{ZWJ}]*{regex.escape(surface)}", post)
 
 
-def _extract_scanning_every_position(post: str) -> list[str]:
-    """``extract_hashtags`` as defined: the regex tried from the text's start."""
-    surfaces: dict[str, None] = {}
-    for body in _HASHTAG_OR_URL.findall(post):
-        surface = body.rstrip(_TAG_TRAILING_FILLER)
-        if surface and len(surface) <= MAX_HASHTAG_LENGTH:
-            surfaces.setdefault(surface, None)
-    return list(surfaces)
-
-
 @given(any_text)
 @example("www.x.com/#frag #real")
 @example("أخبار https://t.co/a#b #وسم")
@@ -334,7 +323,7 @@ def _extract_scanning_every_position(post: str) -> list[str]:
 def test_extraction_from_the_first_hash_finds_what_a_full_scan_finds(post: str) -> None:
     # extract_hashtags starts the regex at the first # unless a URL could
     # start before it
-    assert extract_hashtags(post) == _extract_scanning_every_position(post)
+    assert extract_hashtags(post) == _surfaces_from(post, 0)
 
 
 @given(any_text)
