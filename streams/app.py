@@ -378,6 +378,7 @@ def restore_watermarks(stage: str, watermarks: dict[int, Watermark], lateness: f
 
 
 # -- agents -------------------------------------------------------------------
+messages_taken = {stage: metrics.MESSAGES_TAKEN.labels(stage) for stage in metrics.STAGES}
 # a message to send: (topic, partition or None, value, headers)
 Outgoing = tuple[TopicT, int | None, bytes, list[tuple[str, bytes]] | None]
 
@@ -426,6 +427,7 @@ def ingest(batch: Batch) -> list[Outgoing]:
     last_wall["posts"] = now
     metrics.LAST_MESSAGE.set(now)
     metrics.DETECTOR_DURATION.labels("ingest").observe(time.perf_counter() - started)
+    messages_taken["ingest"].inc(sum(map(len, batch.values())))
     return outgoing
 
 
@@ -490,6 +492,7 @@ async def tag_agent(stream):
             await changelog_ebb()  # admitting and evicting tags writes the table too
         await close_tags(touched, alerts)
         metrics.DETECTOR_DURATION.labels("emerging").observe(time.perf_counter() - started)
+        messages_taken["tags"].inc(len(events))
         if newest > -math.inf:
             metrics.record_lag("tags", newest)
 
@@ -547,6 +550,7 @@ async def shard_agent(stream):
             last_wall[f"shards/{partition}"] = now
             taken_offsets[platform_hits_topic.get_topic_name(), partition] = event.message.offset
         await close_shards(touched)
+        messages_taken["shards"].inc(len(events))
 
 
 async def close_shards(partitions) -> None:
@@ -587,6 +591,7 @@ async def apply_gated(events, name: str, decode, detector: str) -> None:
     last_wall[name] = now
     await (after_platforms if name == "platforms" else after_summaries)(alerts)
     metrics.DETECTOR_DURATION.labels(detector).observe(time.perf_counter() - started)
+    messages_taken[name].inc(len(events))
 
 
 async def after_platforms(alerts: list[Alert]) -> None:

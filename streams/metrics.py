@@ -17,6 +17,10 @@ from detectors.records import DLQ_REASONS
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 POSTS_INGESTED = Counter("rasd_posts_ingested", "Valid posts ingested", ["platform"], registry=REGISTRY)
+# stage: which of the worker's five readers took them (posts, then the four internal topics)
+STAGES = ("ingest", "tags", "shards", "summaries", "platforms")
+MESSAGES_TAKEN = Counter("rasd_messages_taken", "Kafka messages a stage has taken from its input topic",
+                         ["stage"], registry=REGISTRY)
 DLQ_MESSAGES = Counter("rasd_dlq_messages", "Messages sent to the dead-letter topic", ["reason"], registry=REGISTRY)
 # error: the client's exception class (a bounded set); each failure restarts the
 # reader from its committed offsets, so a batch it cannot decode repeats forever
@@ -67,6 +71,8 @@ def _create_series() -> None:
             ALERTS_FIRING.labels(kind, severity)
     for reason in (*DLQ_REASONS, "processing_error"):
         DLQ_MESSAGES.labels(reason)
+    for stage in STAGES:
+        MESSAGES_TAKEN.labels(stage)
     for stage in ("tags", "shards", "platforms", "summaries"):
         LATE_EVENTS.labels(stage)
         DUPLICATE_EVENTS.labels(stage)

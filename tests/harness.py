@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams.embedded import EmbeddedBroker, ensure_topics, free_port
 
@@ -244,6 +244,16 @@ def read_topic(bootstrap: str, topic: str, idle_ms: int = 2000) -> list:
                              auto_offset_reset="earliest", consumer_timeout_ms=idle_ms)
     try:
         return list(consumer)
+    finally:
+        consumer.close()
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    """Messages written to ``topic`` so far, all partitions together."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        return sum(consumer.end_offsets([TopicPartition(topic, p) for p in partitions]).values())
     finally:
         consumer.close()
 

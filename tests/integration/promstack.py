@@ -29,6 +29,7 @@ AM_CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 # (client_python names: counters keep `_total`, histograms their base name).
 WORKER_METRICS = {
     "rasd_posts_ingested_total": "counter",
+    "rasd_messages_taken_total": "counter",
     "rasd_dlq_messages_total": "counter",
     "rasd_posts_read_errors_total": "counter",
     "rasd_alerts_fired_total": "counter",

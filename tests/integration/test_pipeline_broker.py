@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaProducer
 
 from detectors.pipeline import Pipeline
 from detectors.text import canonical_key
-from tests.harness import (ORGANIC, REPO, alert_keys, backtest_alerts, produce, read_alerts, read_topic,
-                           scenario_lines, wait_for)
+from tests.harness import (ORGANIC, REPO, alert_keys, backtest_alerts, end_offsets, produce, read_alerts,
+                           read_topic, scenario_lines, wait_for)
 
 pytestmark = pytest.mark.broker
 
@@ -56,6 +56,20 @@ def test_posts_become_counts_and_an_alert(broker, start_worker):
         assert live_history() == expected  # shows the difference
     assert worker.metric("rasd_posts_ingested_total", platform="facebook") == sum(
         1 for line in lines if orjson.loads(line)["platform"] == "facebook")
+
+    # each stage counts the messages it has taken: all of its input topic's once it
+    # has caught up (bench/live.py times the pipeline by these)
+    inputs = {"ingest": "posts", "tags": "tag-hits", "shards": "platform-hits", "summaries": "tag-minutes",
+              "platforms": "platform-minutes"}
+
+    def taken_between_end_offsets() -> bool:
+        before = {stage: end_offsets(broker.bootstrap, topic) for stage, topic in inputs.items()}
+        taken = {stage: worker.metric("rasd_messages_taken_total", stage=stage) for stage in inputs}
+        after = {stage: end_offsets(broker.bootstrap, topic) for stage, topic in inputs.items()}
+        return all(0 < before[stage] <= taken[stage] <= after[stage] for stage in inputs)
+
+    wait_for(taken_between_end_offsets, 60, what="every stage to have taken all of its input")
+    assert worker.metric("rasd_messages_taken_total", stage="ingest") == len(lines)
 
 
 def test_malformed_messages_go_to_the_dlq_and_good_ones_still_flow(broker, start_worker):

@@ -38,6 +38,12 @@ def test_no_hashtag_or_author_ever_becomes_a_label_value():
     assert 'rasd_trending_score{rank="1"} 7.5' in text
 
 
+def test_every_stage_has_a_messages_taken_series_from_the_start():
+    text = metrics.exposition().decode()
+    for stage in ("ingest", "tags", "shards", "summaries", "platforms"):
+        assert f'rasd_messages_taken_total{{stage="{stage}"}}' in text
+
+
 def test_sync_counter_only_moves_forward():
     metrics.sync_counter(metrics.LATE_EVENTS, 5, "unit")
     metrics.sync_counter(metrics.LATE_EVENTS, 3, "unit")
