@@ -38,7 +38,7 @@ from common import Figure, ensure_posts, machine, print_table, read_lines, rss_m
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from tests.harness import TOPIC_PARTITIONS, Worker, start_broker, temp_dir, wait_for
+from tests.harness import TOPIC_PARTITIONS, Worker, metric_in, start_broker, temp_dir, wait_for
 
 TARGET_PER_WORKER = 20_000
 TARGET_SCALING = 1.7
@@ -138,13 +138,8 @@ def scrape(workers: list[Worker]) -> list[dict[str, float]]:
             if w.proc.poll() is not None:
                 raise AssertionError(f"worker exited with {w.proc.returncode}:\n{w.log_tail()}") from None
             continue
-        counts = {"posts": 0.0}
-        for line in text.splitlines():
-            series, _, value = line.rpartition(" ")
-            if series.startswith("rasd_posts_ingested_total{"):
-                counts["posts"] += float(value)
-            elif series.startswith('rasd_messages_taken_total{stage="'):
-                counts[series.split('"')[1]] = float(value)
+        counts = {stage: metric_in(text, "rasd_messages_taken_total", stage=stage) for stage in STAGE_INPUTS}
+        counts["posts"] = metric_in(text, "rasd_posts_ingested_total")
         _last_scraped[w.web_url] = counts
     return [_last_scraped.get(w.web_url, {}) for w in workers]
 
@@ -263,7 +258,7 @@ def run(posts: int = 100_000, workers: tuple[int, ...] = (1, 2), data: Path | No
             note=f"{total:,} posts; posts partitions per worker {'/'.join(map(str, result['partitions']))}; "
                  + (f"produced in {produced_at:.0f} s; " if produced_at else "")
                  + (f"every stage drained after {drained:.1f} s"
-                    if drained else f"tag stage not drained within {cap_seconds:.0f} s")
+                    if drained else f"not every stage drained within {cap_seconds:.0f} s")
                  + f"; RSS {'/'.join(f'{r:.0f}' for r in result['rss'])} MiB"))
         if drained:
             end_to_end[n] = total / drained

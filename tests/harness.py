@@ -110,17 +110,7 @@ class Worker:
 
     def metric(self, name: str, **labels) -> float:
         """Sum of the samples of ``name`` whose labels include ``labels``."""
-        total = 0.0
-        for line in self.metrics().splitlines():
-            if not line.startswith(name) or line.startswith("#"):
-                continue
-            series, _, value = line.rpartition(" ")
-            metric, _, label_text = series.partition("{")
-            if metric != name:
-                continue
-            if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
-                total += float(value)
-        return total
+        return metric_in(self.metrics(), name, **labels)
 
     def peak_rss_mb(self) -> float:
         return peak_rss_mb(self.proc.pid)
@@ -153,6 +143,21 @@ class Worker:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return ""
+
+
+def metric_in(exposition: str, name: str, **labels) -> float:
+    """Sum of the samples of ``name`` in a Prometheus text exposition whose labels include ``labels``."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        metric, _, label_text = series.partition("{")
+        if metric != name:
+            continue
+        if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
+            total += float(value)
+    return total
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
